@@ -1,0 +1,182 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs, type Duration } from "@bufbuild/protobuf/wkt";
+import type { JsonObject } from "@bufbuild/protobuf";
+import type { RetryPolicy as DomainRetryPolicy, SagaEvent as DomainEvent, SagaState, StepState } from "../domain/types.js";
+import type { RawCreateSaga, RawRetryPolicy, RawStepSpec } from "../domain/validate-saga.js";
+import {
+  Backoff,
+  CompensationSchema,
+  EventType,
+  FailurePolicy,
+  RetryPolicySchema,
+  SagaEventSchema,
+  SagaSchema,
+  SagaStatus,
+  StepSchema,
+  StepStatus,
+  type CreateSagaRequest,
+  type RetryPolicy,
+  type Saga,
+  type SagaEvent,
+  type StepSpec,
+} from "../gen/saga/v1/saga_pb.js";
+
+/**
+ * The one place protobuf messages become domain values and back. Enums travel into the domain as
+ * names without their prefix; an unknown number becomes its decimal string, which validation
+ * rejects with the field's path.
+ */
+
+function enumName(map: Record<number, string>, value: number, prefix: string): string {
+  if (value === 0) return "";
+  const name = map[value];
+  return name === undefined ? String(value) : name.slice(prefix.length);
+}
+
+const backoffName = (value: Backoff) => enumName(Backoff as unknown as Record<number, string>, value, "");
+const failurePolicyName = (value: FailurePolicy) => enumName(FailurePolicy as unknown as Record<number, string>, value, "");
+
+/** Duration → milliseconds (may be negative or fractional: validation judges it). */
+export function durationMs(d: Duration | undefined): number | null {
+  if (!d) return null;
+  return Number(d.seconds) * 1000 + d.nanos / 1e6;
+}
+
+function durationFromMs(ms: number): Duration {
+  return { $typeName: "google.protobuf.Duration", seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1e6 };
+}
+
+function rawRetryPolicy(p: RetryPolicy | undefined): RawRetryPolicy | null {
+  if (!p) return null;
+  return {
+    maxAttempts: p.maxAttempts,
+    backoff: backoffName(p.backoff),
+    initialIntervalMs: durationMs(p.initialInterval),
+    maxIntervalMs: durationMs(p.maxInterval),
+    multiplier: p.multiplier,
+    jitter: p.jitter,
+    timeoutMs: durationMs(p.timeout),
+    nonRetryableErrors: [...p.nonRetryableErrors],
+  };
+}
+
+function rawStep(s: StepSpec): RawStepSpec {
+  return {
+    name: s.name,
+    action: s.action,
+    config: s.config ?? null,
+    dependsOn: [...s.dependsOn],
+    compensate: s.compensate
+      ? { action: s.compensate.action, config: s.compensate.config ?? null, retryPolicy: rawRetryPolicy(s.compensate.retryPolicy) }
+      : null,
+    retryPolicy: rawRetryPolicy(s.retryPolicy),
+  };
+}
+
+export function rawCreateSaga(req: CreateSagaRequest): RawCreateSaga {
+  return {
+    name: req.name,
+    steps: req.steps.map(rawStep),
+    vars: { ...req.vars },
+    labels: { ...req.labels },
+    failurePolicy: failurePolicyName(req.failurePolicy),
+    maxRetries: req.maxRetries,
+    requestId: req.requestId,
+    definition: req.definition,
+  };
+}
+
+/** Domain status name → proto enum; the generated enums use the same names with a prefix. */
+export function sagaStatusToProto(status: SagaState["status"]): SagaStatus {
+  return SagaStatus[status];
+}
+
+/** Proto enum → domain name, or null for UNSPECIFIED; an unknown number returns undefined. */
+export function sagaStatusFromProto(value: SagaStatus): SagaState["status"] | null | undefined {
+  if (value === SagaStatus.UNSPECIFIED) return null;
+  return SagaStatus[value] as SagaState["status"] | undefined;
+}
+
+function retryPolicyToProto(p: DomainRetryPolicy): RetryPolicy {
+  return create(RetryPolicySchema, {
+    maxAttempts: p.maxAttempts,
+    backoff: Backoff[p.backoff],
+    initialInterval: durationFromMs(p.initialIntervalMs),
+    maxInterval: durationFromMs(p.maxIntervalMs),
+    multiplier: p.multiplier,
+    jitter: p.jitter,
+    timeout: durationFromMs(p.timeoutMs),
+    nonRetryableErrors: p.nonRetryableErrors,
+  });
+}
+
+const ts = (ms: number | null) => (ms === null ? undefined : timestampFromMs(ms));
+
+function stepToProto(step: StepState) {
+  return create(StepSchema, {
+    name: step.name,
+    status: StepStatus[step.status],
+    action: step.action,
+    dependsOn: step.dependsOn,
+    compensate: step.compensate
+      ? create(CompensationSchema, {
+          action: step.compensate.action,
+          config: step.compensate.config,
+          retryPolicy: retryPolicyToProto(step.compensate.retryPolicy),
+        })
+      : undefined,
+    config: step.config,
+    retryPolicy: retryPolicyToProto(step.retryPolicy),
+    retryCount: step.attempt,
+    output: step.output ?? undefined,
+    error: step.error ?? "",
+    errorKind: step.errorKind ?? "",
+    startTime: ts(step.startedAt),
+    completeTime: ts(step.completedAt),
+    nextAttemptTime: ts(step.nextAttemptAt),
+  });
+}
+
+/** A saga for the wire; `withSteps: false` (ListSagas) leaves steps and outputs out. */
+export function sagaToProto(saga: SagaState, withSteps = true): Saga {
+  const outputs: Record<string, JsonObject> = {};
+  if (withSteps) for (const step of saga.steps) if (step.output !== null) outputs[step.name] = step.output;
+  return create(SagaSchema, {
+    id: saga.id,
+    name: saga.name,
+    status: sagaStatusToProto(saga.status),
+    currentStep: saga.currentStep ?? "",
+    retryCount: saga.retryCount,
+    maxRetries: saga.maxRetries,
+    error: saga.error ?? "",
+    steps: withSteps ? saga.steps.map(stepToProto) : [],
+    outputs,
+    vars: saga.vars,
+    definition: saga.definition,
+    labels: saga.labels,
+    failurePolicy: FailurePolicy[saga.failurePolicy],
+    sequence: BigInt(saga.sequence),
+    createTime: ts(saga.createdAt),
+    updateTime: ts(saga.updatedAt),
+    completeTime: ts(saga.completedAt),
+    requestId: saga.requestId ?? "",
+  });
+}
+
+export function eventToProto(event: DomainEvent): SagaEvent {
+  return create(SagaEventSchema, {
+    sequence: BigInt(event.sequence),
+    type: EventType[event.type],
+    time: timestampFromMs(event.at),
+    sagaStatus: sagaStatusToProto(event.sagaStatus),
+    step: event.step ?? "",
+    stepStatus: event.stepStatus ? StepStatus[event.stepStatus] : StepStatus.UNSPECIFIED,
+    attempt: event.attempt ?? 0,
+    error: event.error ?? "",
+    errorKind: event.errorKind ?? "",
+    output: event.output ?? undefined,
+    nextAttemptTime: ts(event.nextAttemptAt),
+    actor: event.actor,
+    message: event.message,
+  });
+}

@@ -1,0 +1,104 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { invalidArgument, notFound } from "../domain/errors.js";
+import { RESTING_SAGA_STATUSES } from "../domain/types.js";
+import type { WatchSagaRequest, WatchSagaResponse } from "../gen/saga/v1/saga_pb.js";
+import { eventToProto, sagaToProto } from "./convert.js";
+import { requireSagaId } from "./request-checks.js";
+import type { SagaServiceDeps } from "./saga-service.js";
+
+/** Events read per query; a watcher far behind catches up in pages. */
+const PAGE = 500;
+/** Re-read even without a wake-up, so a lost notification costs at most this delay. */
+const BACKSTOP_MS = 5_000;
+
+type Message = Omit<WatchSagaResponse, "$typeName" | "$unknown">;
+
+/**
+ * WatchSaga: a snapshot (unless resuming), then every event after the cursor, read from
+ * saga_events in order, so the stream has no gaps or duplicates whatever the wake-ups do. Ends once
+ * the saga rests and everything up to its resting event was sent (unless `follow`), when the client
+ * goes away, or with UNAVAILABLE when the server shuts down. The bus subscription is always removed.
+ */
+export async function* watchSaga(deps: SagaServiceDeps, req: WatchSagaRequest, signal: AbortSignal): AsyncGenerator<Message> {
+  const id = requireSagaId(req.id);
+  if (req.afterSequence !== undefined && req.afterSequence < 0n) {
+    throw invalidArgument([{ field: "after_sequence", description: "must not be negative" }]);
+  }
+  let wake: (() => void) | null = null;
+  let pending = false;
+  const unsubscribe = deps.bus.subscribe(id, () => {
+    pending = true;
+    wake?.();
+  });
+  const stop = () => wake?.();
+  signal.addEventListener("abort", stop);
+  deps.shutdownSignal.addEventListener("abort", stop);
+  try {
+    let cursor: number;
+    if (req.afterSequence === undefined) {
+      const snapshot = await deps.engine.get(id);
+      cursor = snapshot.sequence;
+      yield { kind: { case: "snapshot", value: sagaToProto(snapshot) } };
+      if (RESTING_SAGA_STATUSES.has(snapshot.status) && !req.follow) {
+        // The snapshot is the end state, but events may have landed since: deliver them first.
+        cursor = yield* drain(deps, id, cursor);
+        return;
+      }
+    } else {
+      const head = await deps.store.sagaHead(id);
+      if (!head) throw notFound("saga", id);
+      cursor = Number(req.afterSequence);
+    }
+    for (;;) {
+      if (signal.aborted) return;
+      if (deps.shutdownSignal.aborted) throw new ConnectError("server is shutting down; resume with after_sequence", Code.Unavailable);
+      pending = false;
+      const before = cursor;
+      let restingSeen = false;
+      const events = await deps.store.readEvents(id, cursor, PAGE);
+      for (const event of events) {
+        cursor = event.sequence;
+        yield { kind: { case: "event", value: eventToProto(event) } };
+        restingSeen = RESTING_SAGA_STATUSES.has(event.sagaStatus);
+      }
+      if (events.length === PAGE) continue;
+      if (!req.follow && (restingSeen || (cursor === before && (await isResting(deps, id, cursor))))) return;
+      if (!pending) await waitForWake((fn) => (wake = fn), signal, deps.shutdownSignal);
+    }
+  } finally {
+    unsubscribe();
+    signal.removeEventListener("abort", stop);
+    deps.shutdownSignal.removeEventListener("abort", stop);
+  }
+}
+
+async function* drain(deps: SagaServiceDeps, id: string, cursor: number): AsyncGenerator<Message, number> {
+  for (;;) {
+    const events = await deps.store.readEvents(id, cursor, PAGE);
+    for (const event of events) {
+      cursor = event.sequence;
+      yield { kind: { case: "event", value: eventToProto(event) } };
+    }
+    if (events.length < PAGE) return cursor;
+  }
+}
+
+/** Resting, and nothing after `cursor`: a resume of a finished saga ends at once. */
+async function isResting(deps: SagaServiceDeps, id: string, cursor: number): Promise<boolean> {
+  const head = await deps.store.sagaHead(id);
+  if (!head) throw notFound("saga", id);
+  return RESTING_SAGA_STATUSES.has(head.status) && head.sequence <= cursor;
+}
+
+function waitForWake(setWake: (fn: (() => void) | null) => void, ...signals: AbortSignal[]): Promise<void> {
+  return new Promise((resolve) => {
+    if (signals.some((s) => s.aborted)) return resolve();
+    const timer = setTimeout(done, BACKSTOP_MS);
+    function done() {
+      clearTimeout(timer);
+      setWake(null);
+      resolve();
+    }
+    setWake(done);
+  });
+}

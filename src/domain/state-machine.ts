@@ -1,0 +1,419 @@
+import { backoffDelayMs } from "./backoff.js";
+import { compensationsReady } from "./compensation-order.js";
+import { DomainError, failedPrecondition } from "./errors.js";
+import {
+  STEP_OPERATION_ALLOWED_IN,
+  assertOperationAllowed,
+  assertSagaTransition,
+  assertStepTransition,
+} from "./transitions.js";
+import { RESTING_SAGA_STATUSES } from "./types.js";
+import type { EventType, JsonObject, SagaEvent, SagaState, SagaStatus, StepState, StepStatus } from "./types.js";
+
+/** What can happen to a saga: results reported by the engine, and operator operations. */
+export type SagaInput =
+  | { type: "advance" }
+  | { type: "recover" }
+  | { type: "stepSucceeded"; step: string; attempt: number; output: JsonObject }
+  | { type: "stepFailed"; step: string; attempt: number; error: string; errorKind: string; retryable: boolean }
+  | { type: "retryDue"; step: string }
+  | { type: "compensationSucceeded"; step: string; attempt: number }
+  | { type: "compensationFailed"; step: string; attempt: number; error: string; errorKind: string; retryable: boolean }
+  | { type: "retrySaga" }
+  | { type: "retryStep"; step: string; config: JsonObject | null }
+  | { type: "skipStep"; step: string; output: JsonObject }
+  | { type: "rollback" }
+  | { type: "cancel"; reason: string };
+
+export interface DecideEnv {
+  now: number;
+  /** Uniform in [0, 1); only jitter uses it. */
+  random: () => number;
+  /** Recorded on every event: "engine" or the operator operation. */
+  actor: string;
+}
+
+/** The new state plus what to persist: the events (sequenced) and which step rows changed. */
+export interface Decision {
+  state: SagaState;
+  events: SagaEvent[];
+  changedSteps: number[];
+}
+
+/**
+ * The one transition function. Pure: given a saga and an input it returns the next saga, the
+ * events that explain the change (with the next per-saga sequences) and the step rows to write.
+ * Engine results that no longer apply (a stale attempt, a step an operator moved on) yield a
+ * decision with no events; operator operations that do not apply throw FAILED_PRECONDITION.
+ * After every input the saga is advanced: ready steps start, finished phases settle.
+ */
+export function decide(state: SagaState, input: SagaInput, env: DecideEnv): Decision {
+  const tx = new Transition(state, env);
+  tx.apply(input);
+  return tx.finish();
+}
+
+const RESTING_AFTER_COMPENSATION = (saga: SagaState): SagaStatus => (saga.cancelRequested ? "CANCELLED" : "COMPENSATED");
+
+class Transition {
+  private readonly saga: SagaState;
+  private readonly events: SagaEvent[] = [];
+  private readonly changed = new Set<number>();
+  private readonly index: Map<string, number>;
+
+  constructor(
+    original: SagaState,
+    private readonly env: DecideEnv,
+  ) {
+    this.saga = { ...original, steps: original.steps.slice() };
+    this.index = new Map(original.steps.map((s, i) => [s.name, i]));
+  }
+
+  finish(): Decision {
+    if (this.events.length > 0) this.saga.updatedAt = this.env.now;
+    return { state: this.saga, events: this.events, changedSteps: [...this.changed].sort((a, b) => a - b) };
+  }
+
+  apply(input: SagaInput): void {
+    switch (input.type) {
+      case "advance":
+        if (this.saga.status === "PENDING") this.setSagaStatus("RUNNING");
+        break;
+      case "recover":
+        this.saga.steps.forEach((step, i) => {
+          if (step.status === "RUNNING" || (step.status === "COMPENSATING" && step.nextAttemptAt === null)) {
+            this.emit("STEP_RECOVERED", i, { message: `attempt ${step.attempt} runs again after a takeover` });
+          }
+        });
+        break;
+      case "stepSucceeded":
+        this.stepSucceeded(input.step, input.attempt, input.output);
+        break;
+      case "stepFailed":
+        this.stepFailed(input);
+        break;
+      case "retryDue":
+        this.retryDue(input.step);
+        break;
+      case "compensationSucceeded":
+        this.compensationSucceeded(input.step, input.attempt);
+        break;
+      case "compensationFailed":
+        this.compensationFailed(input);
+        break;
+      case "retrySaga":
+        this.retrySaga();
+        break;
+      case "retryStep":
+        this.retryStep(input.step, input.config);
+        break;
+      case "skipStep":
+        this.skipStep(input.step, input.output);
+        break;
+      case "rollback":
+        this.rollback();
+        break;
+      case "cancel":
+        this.cancel(input.reason);
+        break;
+    }
+    this.advance();
+  }
+
+  // ----- engine results -------------------------------------------------------------------------
+
+  private stepSucceeded(name: string, attempt: number, output: JsonObject): void {
+    const i = this.runningAttempt(name, attempt);
+    if (i === undefined) return;
+    this.setStep(i, "COMPLETED", { output, error: null, errorKind: null, completedAt: this.env.now });
+    this.emit("STEP_COMPLETED", i, { output, message: `step ${name} completed` });
+  }
+
+  private stepFailed(input: Extract<SagaInput, { type: "stepFailed" }>): void {
+    const i = this.runningAttempt(input.step, input.attempt);
+    if (i === undefined) return;
+    const step = this.step(i);
+    const failure = { error: input.error, errorKind: input.errorKind };
+    if (this.saga.status === "CANCELLING") {
+      this.setStep(i, "CANCELLED", { ...failure, completedAt: this.env.now });
+      this.emit("STEP_CANCELLED", i, { ...failure, message: `step ${step.name} aborted by cancel` });
+      return;
+    }
+    const retryable = input.retryable && !step.retryPolicy.nonRetryableErrors.includes(input.errorKind);
+    if (retryable && step.attempt < step.retryPolicy.maxAttempts) {
+      const nextAttemptAt = this.env.now + backoffDelayMs(step.retryPolicy, step.attempt, this.env.random);
+      this.setStep(i, "RETRY_SCHEDULED", { ...failure, nextAttemptAt });
+      this.emit("STEP_RETRY_SCHEDULED", i, { ...failure, nextAttemptAt, message: `attempt ${step.attempt} failed` });
+      return;
+    }
+    const why = retryable ? `after ${step.attempt} attempts` : "with a non-retryable error";
+    this.setStep(i, "FAILED", { ...failure, completedAt: this.env.now });
+    this.saga.error = `step ${step.name} failed ${why}: ${input.error}`;
+    this.emit("STEP_FAILED", i, { ...failure, message: this.saga.error });
+  }
+
+  private retryDue(name: string): void {
+    const i = this.index.get(name);
+    if (i === undefined) return;
+    const step = this.step(i);
+    if (step.status === "RETRY_SCHEDULED" && this.saga.status === "RUNNING" && !this.halted()) {
+      this.startAttempt(i);
+    } else if (step.status === "COMPENSATING" && step.nextAttemptAt !== null && this.compensatingPhase()) {
+      this.startCompensationAttempt(i);
+    }
+  }
+
+  private compensationSucceeded(name: string, attempt: number): void {
+    const i = this.compensationAttempt(name, attempt);
+    if (i === undefined) return;
+    this.setStep(i, "COMPENSATED", { error: null, errorKind: null });
+    this.emit("COMPENSATION_COMPLETED", i, { message: `step ${name} compensated` });
+  }
+
+  private compensationFailed(input: Extract<SagaInput, { type: "compensationFailed" }>): void {
+    const i = this.compensationAttempt(input.step, input.attempt);
+    if (i === undefined) return;
+    const step = this.step(i);
+    const policy = step.compensate!.retryPolicy;
+    const failure = { error: input.error, errorKind: input.errorKind };
+    const retryable = input.retryable && !policy.nonRetryableErrors.includes(input.errorKind);
+    if (retryable && step.attempt < policy.maxAttempts) {
+      const nextAttemptAt = this.env.now + backoffDelayMs(policy, step.attempt, this.env.random);
+      this.patchStep(i, { ...failure, nextAttemptAt });
+      this.emit("COMPENSATION_RETRY_SCHEDULED", i, { ...failure, nextAttemptAt, message: `compensation attempt ${step.attempt} failed` });
+      return;
+    }
+    this.setStep(i, "COMPENSATION_FAILED", failure);
+    this.saga.error = `compensation of step ${step.name} failed: ${input.error}`;
+    this.emit("COMPENSATION_FAILED", i, { ...failure, message: this.saga.error });
+  }
+
+  // ----- operator operations --------------------------------------------------------------------
+
+  private retrySaga(): void {
+    assertOperationAllowed("RetrySaga", this.saga.status);
+    if (this.saga.retryCount >= this.saga.maxRetries) {
+      throw new DomainError(
+        "RETRY_LIMIT_REACHED",
+        `RetrySaga does not apply: the saga used ${this.saga.retryCount} of ${this.saga.maxRetries} retries`,
+        [],
+        { state: this.saga.status },
+      );
+    }
+    this.saga.retryCount += 1;
+    this.saga.error = null;
+    this.setSagaStatus("RUNNING");
+    this.saga.steps.forEach((step, i) => {
+      if (step.status === "FAILED") {
+        this.setStep(i, "PENDING", { attempt: 0, error: null, errorKind: null, completedAt: null });
+        this.emit("STEP_RESET", i, { message: `step ${step.name} reset by RetrySaga` });
+      } else if (step.status === "RETRY_SCHEDULED") {
+        this.patchStep(i, { nextAttemptAt: this.env.now });
+      }
+    });
+  }
+
+  private retryStep(name: string, config: JsonObject | null): void {
+    assertOperationAllowed("RetryStep", this.saga.status);
+    const i = this.stepForOperation("RetryStep", name);
+    this.saga.error = null;
+    this.patchStep(i, { attempt: 0, error: null, errorKind: null, completedAt: null, ...(config ? { config } : {}) });
+    this.emit("STEP_RESET", i, { message: `step ${name} reset by RetryStep${config ? " with a new config" : ""}` });
+    this.setSagaStatus("RUNNING");
+    this.startAttempt(i);
+  }
+
+  private skipStep(name: string, output: JsonObject): void {
+    assertOperationAllowed("SkipStep", this.saga.status);
+    const i = this.stepForOperation("SkipStep", name);
+    this.setStep(i, "SKIPPED", { output, nextAttemptAt: null, completedAt: this.env.now });
+    this.emit("STEP_SKIPPED", i, { output, message: `step ${name} skipped` });
+    if (this.saga.status === "FAILED" && !this.halted()) {
+      this.saga.error = null;
+      this.setSagaStatus("RUNNING");
+    }
+  }
+
+  private rollback(): void {
+    assertOperationAllowed("RollbackSaga", this.saga.status);
+    this.saga.error = null;
+    this.setSagaStatus("COMPENSATING");
+    this.saga.steps.forEach((step, i) => {
+      if (step.status === "COMPENSATION_FAILED") {
+        this.setStep(i, "COMPLETED", { attempt: 0, error: null, errorKind: null });
+        this.emit("STEP_RESET", i, { message: `compensation of step ${step.name} will be retried` });
+      }
+    });
+    this.abandonScheduledRetries("saga is rolling back");
+  }
+
+  private cancel(reason: string): void {
+    assertOperationAllowed("CancelSaga", this.saga.status);
+    this.saga.cancelRequested = true;
+    this.saga.error = reason ? `cancelled: ${reason}` : "cancelled";
+    this.setSagaStatus("CANCELLING");
+    this.abandonScheduledRetries("saga was cancelled");
+  }
+
+  // ----- advancing ------------------------------------------------------------------------------
+
+  /** Starts whatever may start now and settles the saga when its phase is over. */
+  private advance(): void {
+    if (this.saga.status === "RUNNING") this.advanceRunning();
+    if (this.compensatingPhase()) this.advanceCompensation();
+  }
+
+  private advanceRunning(): void {
+    const steps = this.saga.steps;
+    const running = steps.some((s) => s.status === "RUNNING");
+    if (this.halted()) {
+      if (running) return;
+      if (this.saga.failurePolicy === "COMPENSATE") {
+        this.setSagaStatus("COMPENSATING");
+        this.abandonScheduledRetries("saga is compensating");
+      } else {
+        this.setSagaStatus("FAILED");
+      }
+      return;
+    }
+    if (steps.every((s) => s.status === "COMPLETED" || s.status === "SKIPPED")) {
+      this.setSagaStatus("COMPLETED");
+      return;
+    }
+    const done = (name: string): boolean => {
+      const status = this.step(this.index.get(name)!).status;
+      return status === "COMPLETED" || status === "SKIPPED";
+    };
+    steps.forEach((step, i) => {
+      if (step.status === "PENDING" && step.dependsOn.every(done)) this.startAttempt(i);
+    });
+  }
+
+  private advanceCompensation(): void {
+    const steps = this.saga.steps;
+    if (steps.some((s) => s.status === "RUNNING")) return; // cancel waits for aborted attempts
+    for (const i of compensationsReady(steps)) {
+      this.setStep(i, "COMPENSATING", { attempt: 0, error: null, errorKind: null });
+      this.startCompensationAttempt(i);
+    }
+    if (steps.some((s) => s.status === "COMPENSATING")) return;
+    const failed = steps.some((s) => s.status === "COMPENSATION_FAILED");
+    this.setSagaStatus(failed ? "COMPENSATION_FAILED" : RESTING_AFTER_COMPENSATION(this.saga));
+  }
+
+  private startAttempt(i: number): void {
+    const step = this.step(i);
+    this.setStep(i, "RUNNING", {
+      attempt: step.attempt + 1,
+      nextAttemptAt: null,
+      startedAt: step.startedAt ?? this.env.now,
+    });
+    this.emit("STEP_STARTED", i, { message: `step ${step.name} attempt ${step.attempt + 1} started` });
+  }
+
+  private startCompensationAttempt(i: number): void {
+    const step = this.step(i);
+    this.patchStep(i, { attempt: step.attempt + 1, nextAttemptAt: null });
+    this.emit("COMPENSATION_STARTED", i, { message: `compensation of step ${step.name} attempt ${step.attempt + 1} started` });
+  }
+
+  private abandonScheduledRetries(why: string): void {
+    this.saga.steps.forEach((step, i) => {
+      if (step.status === "RETRY_SCHEDULED") {
+        this.setStep(i, "CANCELLED", { nextAttemptAt: null, completedAt: this.env.now });
+        this.emit("STEP_CANCELLED", i, { message: `retry of step ${step.name} abandoned: ${why}` });
+      }
+    });
+  }
+
+  // ----- helpers --------------------------------------------------------------------------------
+
+  /** A step failed for good: no new step starts until an operator acts. */
+  private halted(): boolean {
+    return this.saga.steps.some((s) => s.status === "FAILED");
+  }
+
+  private compensatingPhase(): boolean {
+    return this.saga.status === "COMPENSATING" || this.saga.status === "CANCELLING";
+  }
+
+  private step(i: number): StepState {
+    return this.saga.steps[i]!;
+  }
+
+  private runningAttempt(name: string, attempt: number): number | undefined {
+    const i = this.index.get(name);
+    if (i === undefined) return undefined;
+    const step = this.step(i);
+    return step.status === "RUNNING" && step.attempt === attempt ? i : undefined;
+  }
+
+  private compensationAttempt(name: string, attempt: number): number | undefined {
+    const i = this.index.get(name);
+    if (i === undefined) return undefined;
+    const step = this.step(i);
+    const inFlight = step.status === "COMPENSATING" && step.nextAttemptAt === null && step.attempt === attempt;
+    return inFlight ? i : undefined;
+  }
+
+  private stepForOperation(operation: keyof typeof STEP_OPERATION_ALLOWED_IN, name: string): number {
+    const i = this.index.get(name);
+    if (i === undefined) {
+      throw new DomainError("NOT_FOUND", `saga ${this.saga.id} has no step ${JSON.stringify(name)}`, [], { step: name });
+    }
+    const status = this.step(i).status;
+    const allowed: readonly StepStatus[] = STEP_OPERATION_ALLOWED_IN[operation];
+    if (!allowed.includes(status)) {
+      throw failedPrecondition(
+        `${operation} does not apply: step ${name} is ${status} (needs ${allowed.join(" or ")})`,
+        status,
+      );
+    }
+    return i;
+  }
+
+  private setSagaStatus(to: SagaStatus): void {
+    const from = this.saga.status;
+    if (from === to) return;
+    assertSagaTransition(from, to);
+    this.saga.status = to;
+    this.saga.completedAt = RESTING_SAGA_STATUSES.has(to) ? this.env.now : null;
+    this.emit("SAGA_STATUS_CHANGED", null, { message: `saga ${from} -> ${to}` });
+  }
+
+  private setStep(i: number, to: StepStatus, patch: Partial<StepState>): void {
+    const step = this.step(i);
+    if (step.status !== to) assertStepTransition(step.name, step.status, to);
+    this.patchStep(i, { ...patch, status: to });
+  }
+
+  private patchStep(i: number, patch: Partial<StepState>): void {
+    this.saga.steps[i] = { ...this.step(i), ...patch };
+    this.changed.add(i);
+    this.saga.currentStep = this.step(i).name;
+  }
+
+  private emit(
+    type: EventType,
+    stepIndex: number | null,
+    extra: Partial<Pick<SagaEvent, "error" | "errorKind" | "output" | "nextAttemptAt" | "message">>,
+  ): void {
+    const step = stepIndex === null ? null : this.step(stepIndex);
+    this.saga.sequence += 1;
+    this.events.push({
+      sequence: this.saga.sequence,
+      type,
+      at: this.env.now,
+      sagaStatus: this.saga.status,
+      step: step?.name ?? null,
+      stepStatus: step?.status ?? null,
+      attempt: step ? step.attempt : null,
+      error: extra.error ?? null,
+      errorKind: extra.errorKind ?? null,
+      output: extra.output ?? null,
+      nextAttemptAt: extra.nextAttemptAt ?? null,
+      actor: this.env.actor,
+      message: extra.message ?? "",
+    });
+  }
+}

@@ -1,0 +1,241 @@
+import type { Logger } from "pino";
+import type { ActionRegistry } from "../actions/registry.js";
+import type { Clock } from "../domain/clock.js";
+import { DomainError, notFound } from "../domain/errors.js";
+import { newSaga } from "../domain/new-saga.js";
+import { decide, type SagaInput } from "../domain/state-machine.js";
+import { assertOperationAllowed, type Operation } from "../domain/transitions.js";
+import { RESTING_SAGA_STATUSES, type SagaState } from "../domain/types.js";
+import type { ValidatedSaga } from "../domain/validate-saga.js";
+import type { SagaStore } from "../store/saga-store.js";
+import type { EventBus } from "./event-bus.js";
+import { SagaDriver } from "./saga-driver.js";
+import { requestHash, sagaIdFor } from "./saga-identity.js";
+import { LeaseKeeper } from "./lease-keeper.js";
+
+export interface EngineOptions {
+  store: SagaStore;
+  bus: EventBus;
+  registry: ActionRegistry;
+  clock: Clock;
+  logger: Logger;
+  replicaId: string;
+  leaseTtlMs: number;
+  pollIntervalMs: number;
+  random?: () => number;
+}
+
+/**
+ * The executor of one replica: creates sagas, applies operator operations, and drives the sagas it
+ * holds leases for. Every state change is committed before anyone is told about it; what is only in
+ * memory here (timers, running attempts) can be rebuilt from Postgres by any replica.
+ */
+export class Engine {
+  private readonly drivers = new Map<string, SagaDriver>();
+  private readonly leases: LeaseKeeper;
+  private stopping = false;
+
+  constructor(private readonly opts: EngineOptions) {
+    this.leases = new LeaseKeeper({
+      store: opts.store,
+      clock: opts.clock,
+      logger: opts.logger,
+      replicaId: opts.replicaId,
+      leaseTtlMs: opts.leaseTtlMs,
+      pollIntervalMs: opts.pollIntervalMs,
+      held: () => [...this.drivers.keys()],
+      onLost: (id) => this.drivers.get(id)?.abandon("STALE"),
+      onClaimed: (id) => this.adopt(id),
+    });
+  }
+
+  start(): void {
+    this.leases.start();
+  }
+
+  /** Sagas this replica is driving right now. */
+  activeSagaCount(): number {
+    return this.drivers.size;
+  }
+
+  /**
+   * Creates the saga and starts its first steps in one commit, then runs them here at once (the
+   * fast path). A repeated request id returns the existing saga, or ALREADY_EXISTS if the request
+   * differs.
+   */
+  async create(draft: ValidatedSaga, actor = "CreateSaga"): Promise<SagaState> {
+    this.assertRunning();
+    const id = sagaIdFor(draft.requestId);
+    const hash = draft.requestId === null ? null : requestHash(draft);
+    const now = this.opts.clock.now();
+    const { state, created } = newSaga(id, draft, now, actor);
+    const decision = decide(state, { type: "advance" }, this.env(actor));
+    const events = [created, ...decision.events];
+    const result = await this.opts.store.insertSaga(decision.state, events, hash, {
+      owner: this.opts.replicaId,
+      until: now + this.opts.leaseTtlMs,
+    });
+    if (!result.created) return this.existingForRequest(id, hash!);
+    this.opts.bus.publish(id, decision.state.sequence);
+    this.startDriver(decision.state);
+    return decision.state;
+  }
+
+  /** Loads the saga (the committed truth, wherever it is driven). */
+  async get(id: string): Promise<SagaState> {
+    const loaded = await this.opts.store.loadSaga(id);
+    if (!loaded) throw notFound("saga", id);
+    return loaded.state;
+  }
+
+  /**
+   * Applies an operator operation and commits it before returning the saga as it now is. If this
+   * replica drives the saga the input joins its queue; otherwise it is decided on the stored state
+   * (fenced on its sequence) and, when the saga needs driving and nobody holds it, this replica
+   * takes the lease and drives it. The replica holding a lease learns of the change through
+   * LISTEN/NOTIFY.
+   */
+  async operate(id: string, input: SagaInput, actor: string): Promise<SagaState> {
+    this.assertRunning();
+    const local = this.drivers.get(id);
+    if (local) {
+      try {
+        return await local.submit(input, actor);
+      } catch (err) {
+        if (err instanceof DomainError) throw err;
+        // The driver stopped under us (lease lost): fall through to the stored state.
+      }
+    }
+    for (let tries = 0; tries < 20; tries++) {
+      const loaded = await this.opts.store.loadSaga(id);
+      if (!loaded) throw notFound("saga", id);
+      const decision = decide(loaded.state, input, this.env(actor));
+      if (decision.events.length === 0) return loaded.state;
+      const needsDriving = !RESTING_SAGA_STATUSES.has(decision.state.status);
+      const now = this.opts.clock.now();
+      const result = await this.opts.store.commit(loaded.state, decision.state, decision.changedSteps, decision.events, {
+        kind: "operator",
+        replica: this.opts.replicaId,
+        now,
+        until: now + this.opts.leaseTtlMs,
+        claim: needsDriving,
+      });
+      if (!result.ok) continue;
+      this.opts.bus.publish(id, decision.state.sequence);
+      if (needsDriving && result.leaseOwner === this.opts.replicaId && !this.drivers.has(id)) {
+        const takenOver = loaded.leaseOwner !== null && loaded.leaseOwner !== this.opts.replicaId;
+        const driver = this.startDriver(decision.state, !takenOver);
+        if (takenOver) void this.recover(driver);
+      }
+      return decision.state;
+    }
+    throw new DomainError("UNAVAILABLE", `saga ${id} is changing too fast; try again`);
+  }
+
+  /** Deletes a resting saga; FAILED and COMPENSATION_FAILED ones only with `force`. */
+  async delete(id: string, force: boolean): Promise<void> {
+    const loaded = await this.opts.store.loadSaga(id);
+    if (!loaded) throw notFound("saga", id);
+    const status = loaded.state.status;
+    assertOperationAllowed("DeleteSaga" satisfies Operation, status);
+    if (!force && (status === "FAILED" || status === "COMPENSATION_FAILED")) {
+      throw new DomainError(
+        "FAILED_PRECONDITION",
+        `DeleteSaga needs force: saga is ${status} and its side effects may not have been undone`,
+        [],
+        { state: status },
+      );
+    }
+    if (!(await this.opts.store.deleteSaga(id, loaded.state.sequence))) {
+      throw new DomainError("FAILED_PRECONDITION", `saga ${id} changed while being deleted; try again`, [], { state: status });
+    }
+  }
+
+  /** A commit by any replica: wake the local driver if it is behind. */
+  onNotification(id: string, sequence: number): void {
+    this.drivers.get(id)?.refresh(sequence);
+  }
+
+  /**
+   * Graceful stop: claim nothing more, let attempts in flight finish for up to `graceMs`, then
+   * abort the rest without recording them (they stay RUNNING and are recovered by whoever takes
+   * the saga), and release every lease so other replicas take over at once.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    await this.leases.stop();
+    const inFlight = [...this.drivers.values()].flatMap((d) => d.inFlight());
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled(inFlight),
+      new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
+    ]);
+    clearTimeout(timer);
+    // Let the results of finished attempts reach their queues before abandoning.
+    await new Promise((resolve) => setImmediate(resolve));
+    const ids = [...this.drivers.keys()];
+    for (const driver of [...this.drivers.values()]) driver.abandon("SHUTDOWN");
+    await this.opts.store.releaseLeases(this.opts.replicaId, ids).catch((err: unknown) => {
+      this.opts.logger.warn({ err }, "could not release leases; they will expire");
+    });
+  }
+
+  private async existingForRequest(id: string, hash: string): Promise<SagaState> {
+    const loaded = await this.opts.store.loadSaga(id);
+    if (!loaded) throw new DomainError("UNAVAILABLE", `saga ${id} is being created concurrently; try again`);
+    if (loaded.requestHash !== hash) {
+      throw new DomainError(
+        "ALREADY_EXISTS",
+        `request_id ${JSON.stringify(loaded.state.requestId)} was already used for a different request (saga ${id})`,
+        [{ field: "request_id", description: "already used with a different request body" }],
+        { id },
+      );
+    }
+    return loaded.state;
+  }
+
+  private async adopt(id: string): Promise<void> {
+    if (this.drivers.has(id) || this.stopping) return;
+    const loaded = await this.opts.store.loadSaga(id);
+    if (!loaded || loaded.leaseOwner !== this.opts.replicaId) return;
+    this.opts.logger.info({ saga_id: id, saga_name: loaded.state.name }, "took over saga");
+    await this.recover(this.startDriver(loaded.state, false));
+  }
+
+  /** Records STEP_RECOVERED for attempts a stopped replica left in flight, then runs them again. */
+  private async recover(driver: SagaDriver): Promise<void> {
+    try {
+      await driver.submit({ type: "recover" });
+    } catch (err) {
+      this.opts.logger.error({ err, saga_id: driver.id }, "recovery failed");
+    }
+    driver.kick();
+  }
+
+  private startDriver(state: SagaState, kick = true): SagaDriver {
+    const driver = new SagaDriver(state, {
+      store: this.opts.store,
+      bus: this.opts.bus,
+      registry: this.opts.registry,
+      clock: this.opts.clock,
+      random: this.opts.random ?? Math.random,
+      logger: this.opts.logger,
+      replicaId: this.opts.replicaId,
+      leaseTtlMs: this.opts.leaseTtlMs,
+      onStop: (id) => {
+        if (this.drivers.get(id) === driver) this.drivers.delete(id);
+      },
+    });
+    this.drivers.set(state.id, driver);
+    if (kick) driver.kick();
+    return driver;
+  }
+
+  private env(actor: string) {
+    return { now: this.opts.clock.now(), random: this.opts.random ?? Math.random, actor };
+  }
+
+  private assertRunning(): void {
+    if (this.stopping) throw new DomainError("UNAVAILABLE", "sagad is shutting down");
+  }
+}

@@ -1,0 +1,198 @@
+import type { Logger } from "pino";
+import type { ActionRegistry } from "../actions/registry.js";
+import type { Clock } from "../domain/clock.js";
+import { decide, type SagaInput } from "../domain/state-machine.js";
+import { RESTING_SAGA_STATUSES, type SagaState } from "../domain/types.js";
+import type { SagaStore } from "../store/saga-store.js";
+import type { EventBus } from "./event-bus.js";
+import { runAttempt, type AbortCause, type RunningAttempt } from "./step-runner.js";
+import { withTransientRetry } from "./transient-retry.js";
+
+/** What a driver needs from its engine; kept narrow so drivers are easy to test and reason about. */
+export interface DriverDeps {
+  store: SagaStore;
+  bus: EventBus;
+  registry: ActionRegistry;
+  clock: Clock;
+  random: () => number;
+  logger: Logger;
+  replicaId: string;
+  leaseTtlMs: number;
+  /** Called once when the driver stops (saga resting, lease lost, or shutdown). */
+  onStop(id: string): void;
+}
+
+/**
+ * Drives one saga while this replica holds its lease. All transitions of the saga go through one
+ * serial queue, so decisions are made on the latest committed state; every commit is fenced on the
+ * saga's sequence and our lease. When a commit loses the race (an operator on another replica moved
+ * the saga), the driver reloads and decides the same input again.
+ */
+export class SagaDriver {
+  private readonly attempts = new Map<string, RunningAttempt>();
+  private readonly timers = new Map<string, { at: number; cancel: () => void }>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+  private readonly log: Logger;
+
+  constructor(
+    private state: SagaState,
+    private readonly deps: DriverDeps,
+  ) {
+    this.log = deps.logger.child({ saga_id: state.id, saga_name: state.name });
+  }
+
+  get id(): string {
+    return this.state.id;
+  }
+
+  get sequence(): number {
+    return this.state.sequence;
+  }
+
+  /** Serialises `input` behind earlier ones; resolves with the saga as committed after it. */
+  submit(input: SagaInput, actor = "engine"): Promise<SagaState> {
+    const run = this.queue.then(() => this.apply(input, actor));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Starts executing what the current state asks for (after create, claim or reload). */
+  kick(): void {
+    this.reconcile();
+  }
+
+  /** Another replica committed a change: reload if we are behind, then act on it. */
+  refresh(sequence: number): void {
+    if (this.stopped || sequence <= this.state.sequence) return;
+    this.queue = this.queue
+      .then(async () => {
+        if (this.stopped || sequence <= this.state.sequence) return;
+        await this.reload();
+        this.reconcile();
+      })
+      .catch((err: unknown) => this.log.error({ err }, "reload after notification failed"));
+  }
+
+  /** Stops without committing anything: the lease is gone or the replica is shutting down. */
+  abandon(cause: AbortCause): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const attempt of this.attempts.values()) attempt.abort(cause);
+    this.attempts.clear();
+    for (const timer of this.timers.values()) timer.cancel();
+    this.timers.clear();
+    this.deps.onStop(this.state.id);
+  }
+
+  /** Attempts in flight, so shutdown can wait for them. */
+  inFlight(): Promise<unknown>[] {
+    return [...this.attempts.values()].map((a) => a.done);
+  }
+
+  private async apply(input: SagaInput, actor: string): Promise<SagaState> {
+    if (this.stopped) throw new Error("saga driver stopped");
+    for (;;) {
+      const before = this.state;
+      const decision = decide(before, input, { now: this.deps.clock.now(), random: this.deps.random, actor });
+      if (decision.events.length === 0) return before;
+      const resting = RESTING_SAGA_STATUSES.has(decision.state.status);
+      const result = await withTransientRetry(this.log, () =>
+        this.deps.store.commit(before, decision.state, decision.changedSteps, decision.events, {
+          kind: "owner",
+          owner: this.deps.replicaId,
+          until: this.deps.clock.now() + this.deps.leaseTtlMs,
+          release: resting,
+        }),
+      );
+      if (result.ok) {
+        this.state = decision.state;
+        this.deps.bus.publish(this.state.id, this.state.sequence);
+        this.reconcile();
+        return this.state;
+      }
+      await this.reload();
+      if (this.stopped) throw new Error("saga lease lost");
+    }
+  }
+
+  private async reload(): Promise<void> {
+    const loaded = await withTransientRetry(this.log, () => this.deps.store.loadSaga(this.state.id));
+    if (!loaded || loaded.leaseOwner !== this.deps.replicaId) {
+      this.log.warn("lease lost; another replica drives this saga now");
+      this.abandon("STALE");
+      return;
+    }
+    this.state = loaded.state;
+  }
+
+  /**
+   * Makes the world match the state: launch attempts for RUNNING steps and in-flight
+   * compensations, set timers for scheduled retries, abort what the state no longer wants.
+   */
+  private reconcile(): void {
+    if (this.stopped) return;
+    const saga = this.state;
+    if (RESTING_SAGA_STATUSES.has(saga.status)) {
+      this.stopped = true;
+      for (const timer of this.timers.values()) timer.cancel();
+      this.timers.clear();
+      this.deps.onStop(saga.id);
+      return;
+    }
+    const wanted = new Set<string>();
+    const wantedTimers = new Set<string>();
+    for (const step of saga.steps) {
+      const phase = step.status === "RUNNING" ? "action" : step.status === "COMPENSATING" && step.nextAttemptAt === null ? "compensate" : null;
+      if (phase) {
+        const key = `${step.name}#${phase}#${step.attempt}`;
+        wanted.add(key);
+        if (!this.attempts.has(key)) this.launch(key, step.name, phase);
+      } else if (step.nextAttemptAt !== null && (step.status === "RETRY_SCHEDULED" || step.status === "COMPENSATING")) {
+        const key = step.name;
+        wantedTimers.add(key);
+        const existing = this.timers.get(key);
+        if (!existing || existing.at !== step.nextAttemptAt) {
+          existing?.cancel();
+          const cancel = this.deps.clock.setTimer(step.nextAttemptAt - this.deps.clock.now(), () => {
+            this.timers.delete(key);
+            this.submit({ type: "retryDue", step: step.name }).catch((err: unknown) => this.onSubmitError(err));
+          });
+          this.timers.set(key, { at: step.nextAttemptAt, cancel });
+        }
+      }
+    }
+    for (const [key, attempt] of this.attempts) {
+      if (!wanted.has(key)) {
+        attempt.abort("STALE");
+        this.attempts.delete(key);
+      } else if (saga.status === "CANCELLING" && attempt.phase === "action") {
+        attempt.abort("CANCELLED");
+      }
+    }
+    for (const [key, timer] of this.timers) {
+      if (!wantedTimers.has(key)) {
+        timer.cancel();
+        this.timers.delete(key);
+      }
+    }
+  }
+
+  private launch(key: string, stepName: string, phase: "action" | "compensate"): void {
+    const step = this.state.steps.find((s) => s.name === stepName)!;
+    const attempt = runAttempt(this.deps.registry, this.deps.clock, this.log, this.state, step, phase);
+    this.attempts.set(key, attempt);
+    if (this.state.status === "CANCELLING" && phase === "action") attempt.abort("CANCELLED");
+    void attempt.done.then((input) => {
+      if (this.attempts.get(key) === attempt) this.attempts.delete(key);
+      if (input === null || this.stopped) return;
+      this.submit(input).catch((err: unknown) => this.onSubmitError(err));
+    });
+  }
+
+  private onSubmitError(err: unknown): void {
+    if (this.stopped) return;
+    this.log.error({ err }, "could not record a step result; the saga will be recovered after its lease expires");
+    this.abandon("STALE");
+  }
+}

@@ -1,0 +1,114 @@
+import type { Logger } from "pino";
+import { toActionFailure, normalizeOutput, type ActionContext } from "../actions/action.js";
+import type { ActionRegistry } from "../actions/registry.js";
+import type { Clock } from "../domain/clock.js";
+import { DomainError } from "../domain/errors.js";
+import type { SagaInput } from "../domain/state-machine.js";
+import { renderTemplates } from "../domain/templates.js";
+import type { JsonObject, SagaState, StepState } from "../domain/types.js";
+
+/** Why an attempt's signal fired; decides how the failure is reported. */
+export type AbortCause = "TIMEOUT" | "CANCELLED" | "SHUTDOWN" | "STALE";
+
+export class AttemptAbort extends Error {
+  constructor(readonly reason: AbortCause) {
+    super(reason === "TIMEOUT" ? "attempt timed out" : `attempt aborted (${reason.toLowerCase()})`);
+  }
+}
+
+export interface RunningAttempt {
+  phase: "action" | "compensate";
+  attempt: number;
+  abort(cause: AbortCause): void;
+  /** The engine input reporting the outcome, or null when the result must be dropped (shutdown). */
+  done: Promise<SagaInput | null>;
+}
+
+/** Outputs dependents can read: COMPLETED and SKIPPED steps (and compensated ones, for history). */
+export function availableOutputs(saga: SagaState): Record<string, JsonObject> {
+  const outputs: Record<string, JsonObject> = {};
+  for (const step of saga.steps) if (step.output !== null) outputs[step.name] = step.output;
+  return outputs;
+}
+
+/**
+ * Runs one attempt of a step's action or compensation: renders its config, enforces the attempt
+ * timeout through the abort signal, and turns whatever happens into a SagaInput. A timeout or
+ * cancel reports the failure at once, without waiting for an action that ignores its signal.
+ */
+export function runAttempt(
+  registry: ActionRegistry,
+  clock: Clock,
+  logger: Logger,
+  saga: SagaState,
+  step: StepState,
+  phase: "action" | "compensate",
+): RunningAttempt {
+  const controller = new AbortController();
+  const attempt = step.attempt;
+  const spec = phase === "action" ? { action: step.action, config: step.config, policy: step.retryPolicy } : {
+    action: step.compensate!.action,
+    config: step.compensate!.config,
+    policy: step.compensate!.retryPolicy,
+  };
+  let settle!: (input: SagaInput | null) => void;
+  const done = new Promise<SagaInput | null>((resolve) => (settle = resolve));
+  let settled = false;
+  let cancelTimeout = () => {};
+  const finish = (input: SagaInput | null) => {
+    if (settled) return;
+    settled = true;
+    cancelTimeout();
+    settle(input);
+  };
+  const failure = (error: string, errorKind: string, retryable: boolean): SagaInput =>
+    phase === "action"
+      ? { type: "stepFailed", step: step.name, attempt, error, errorKind, retryable }
+      : { type: "compensationFailed", step: step.name, attempt, error, errorKind, retryable };
+
+  const abort = (cause: AbortCause) => {
+    if (settled) return;
+    controller.abort(new AttemptAbort(cause));
+    if (cause === "TIMEOUT") finish(failure(`attempt ${attempt} timed out after ${spec.policy.timeoutMs}ms`, "TIMEOUT", true));
+    else if (cause === "CANCELLED") finish(failure("aborted: saga cancelled", "CANCELLED", false));
+    else finish(null);
+  };
+  if (spec.policy.timeoutMs > 0) cancelTimeout = clock.setTimer(spec.policy.timeoutMs, () => abort("TIMEOUT"));
+
+  const stepLogger = logger.child({ step: step.name, attempt, phase });
+  const execute = async (): Promise<SagaInput> => {
+    const action = registry.get(spec.action);
+    if (!action) return failure(`action ${JSON.stringify(spec.action)} is not registered on this replica`, "UNKNOWN_ACTION", true);
+    let config: JsonObject;
+    try {
+      config = renderTemplates(spec.config, { vars: saga.vars, outputs: availableOutputs(saga), saga: { id: saga.id, name: saga.name } });
+    } catch (err) {
+      if (err instanceof DomainError) return failure(err.message, "TEMPLATE_ERROR", false);
+      throw err;
+    }
+    const ctx: ActionContext = {
+      sagaId: saga.id,
+      sagaName: saga.name,
+      step: step.name,
+      phase,
+      attempt,
+      idempotencyKey: phase === "action" ? `${saga.id}/${step.name}` : `${saga.id}/${step.name}/compensate`,
+      config,
+      vars: saga.vars,
+      outputs: availableOutputs(saga),
+      signal: controller.signal,
+      logger: stepLogger,
+    };
+    try {
+      const output = normalizeOutput(await action.run(ctx));
+      return phase === "action"
+        ? { type: "stepSucceeded", step: step.name, attempt, output }
+        : { type: "compensationSucceeded", step: step.name, attempt };
+    } catch (err) {
+      const f = toActionFailure(err, controller.signal);
+      return failure(f.message, f.kind, f.retryable);
+    }
+  };
+  execute().then(finish, (err: unknown) => finish(failure(String(err), "ERROR", true)));
+  return { phase, attempt, abort, done };
+}

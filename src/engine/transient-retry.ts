@@ -1,0 +1,22 @@
+import type { Logger } from "pino";
+import { isTransientPgError } from "../store/pool.js";
+
+/**
+ * Retries a store call through transient database errors (failover, restart, serialization),
+ * with capped exponential backoff, for up to `budgetMs`. A result of the engine's own work must
+ * not be dropped because Postgres blinked; after the budget the caller abandons the saga and
+ * another replica (or this one, later) recovers it from its lease.
+ */
+export async function withTransientRetry<T>(log: Logger, fn: () => Promise<T>, budgetMs = 30_000): Promise<T> {
+  const started = Date.now();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!isTransientPgError(err) || Date.now() - started > budgetMs) throw err;
+      const delay = Math.min(2_000, 50 * 2 ** attempt);
+      log.warn({ err, attempt, delay }, "transient database error; retrying");
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}

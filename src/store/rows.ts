@@ -1,0 +1,142 @@
+import type {
+  CompensationSpec,
+  FailurePolicy,
+  JsonObject,
+  RetryPolicy,
+  SagaEvent,
+  SagaState,
+  SagaStatus,
+  StepState,
+  StepStatus,
+} from "../domain/types.js";
+
+/**
+ * The one place rows become domain objects and back. Timestamps travel as ISO strings inside JSON
+ * parameters (jsonb_to_recordset) and come back as Date (columns) or ISO strings (jsonb_agg).
+ */
+
+/** The part of a step that is its definition, stored whole in saga_steps.spec. */
+interface StepSpecJson {
+  action: string;
+  config: JsonObject;
+  dependsOn: string[];
+  compensate: CompensationSpec | null;
+  retryPolicy: RetryPolicy;
+}
+
+export interface SagaRow {
+  id: string;
+  name: string;
+  status: string;
+  failure_policy: string;
+  vars: Record<string, string>;
+  labels: Record<string, string>;
+  definition: string;
+  request_id: string | null;
+  request_hash: string | null;
+  max_retries: number;
+  retry_count: number;
+  error: string | null;
+  current_step: string | null;
+  cancel_requested: boolean;
+  sequence: string | number;
+  lease_owner: string | null;
+  lease_expires_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  completed_at: Date | null;
+}
+
+interface StepRowJson {
+  idx: number;
+  name: string;
+  spec: StepSpecJson;
+  status: string;
+  attempt: number;
+  output: JsonObject | null;
+  error: string | null;
+  error_kind: string | null;
+  started_at: string | null;
+  completed_at: string | null;
+  next_attempt_at: string | null;
+}
+
+const ms = (value: Date | string | null): number | null => (value === null ? null : new Date(value).getTime());
+const iso = (value: number | null): string | null => (value === null ? null : new Date(value).toISOString());
+
+export function sagaFromRow(row: SagaRow, steps: StepRowJson[] | null): SagaState {
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status as SagaStatus,
+    failurePolicy: row.failure_policy as FailurePolicy,
+    vars: row.vars,
+    labels: row.labels,
+    definition: row.definition,
+    requestId: row.request_id,
+    maxRetries: row.max_retries,
+    retryCount: row.retry_count,
+    error: row.error,
+    currentStep: row.current_step,
+    cancelRequested: row.cancel_requested,
+    sequence: Number(row.sequence),
+    createdAt: row.created_at.getTime(),
+    updatedAt: row.updated_at.getTime(),
+    completedAt: ms(row.completed_at),
+    steps: (steps ?? []).map(stepFromJson),
+  };
+}
+
+function stepFromJson(row: StepRowJson): StepState {
+  return {
+    name: row.name,
+    ...row.spec,
+    status: row.status as StepStatus,
+    attempt: row.attempt,
+    output: row.output,
+    error: row.error,
+    errorKind: row.error_kind,
+    startedAt: ms(row.started_at),
+    completedAt: ms(row.completed_at),
+    nextAttemptAt: ms(row.next_attempt_at),
+  };
+}
+
+export function stepSpecJson(step: StepState): StepSpecJson {
+  return {
+    action: step.action,
+    config: step.config,
+    dependsOn: step.dependsOn,
+    compensate: step.compensate,
+    retryPolicy: step.retryPolicy,
+  };
+}
+
+/** A step row for jsonb_to_recordset; `spec` only when the definition changed (it can be large). */
+export function stepRowJson(step: StepState, idx: number, withSpec: boolean): Record<string, unknown> {
+  return {
+    idx,
+    name: step.name,
+    spec: withSpec ? stepSpecJson(step) : null,
+    status: step.status,
+    attempt: step.attempt,
+    output: step.output,
+    error: step.error,
+    error_kind: step.errorKind,
+    started_at: iso(step.startedAt),
+    completed_at: iso(step.completedAt),
+    next_attempt_at: iso(step.nextAttemptAt),
+  };
+}
+
+/** The columns of an event row; everything but the key and type lives in `body`. */
+export function eventRowJson(event: SagaEvent): Record<string, unknown> {
+  const { sequence, type, at, ...body } = event;
+  return { sequence, type, at: iso(at), body };
+}
+
+export function eventFromRow(row: { sequence: string | number; type: string; at: Date; body: Omit<SagaEvent, "sequence" | "type" | "at"> }): SagaEvent {
+  return { ...row.body, sequence: Number(row.sequence), type: row.type as SagaEvent["type"], at: row.at.getTime() };
+}
+
+export const toIso = iso;

@@ -1,0 +1,240 @@
+import type pg from "pg";
+import type { SagaEvent, SagaState, SagaStatus } from "../domain/types.js";
+import { ACTIVE_SAGA_STATUSES } from "../domain/types.js";
+import { eventFromRow, eventRowJson, sagaFromRow, stepRowJson, toIso, type SagaRow } from "./rows.js";
+
+/** How a commit relates to the saga's lease. */
+export type LeaseIntent =
+  /** The lease owner driving the saga: fenced on the lease, renews it, or releases it when resting. */
+  | { kind: "owner"; owner: string; until: number; release: boolean }
+  /** An operator operation from any replica: not fenced on the lease; takes a free or expired
+   * lease when `claim` is set (the saga needs driving), so the operating replica drives it. */
+  | { kind: "operator"; replica: string; now: number; until: number; claim: boolean };
+
+export interface CommitResult {
+  /** False when the saga moved on (sequence) or the lease was lost: reload before retrying. */
+  ok: boolean;
+  /** The lease owner after the commit (on success). */
+  leaseOwner: string | null;
+}
+
+/** Notification channel: payload `<saga id>:<sequence>`, sent in the committing transaction. */
+export const EVENTS_CHANNEL = "sagad_events";
+
+const STEP_RECORD = `idx int, name text, spec jsonb, status text, attempt int, output jsonb, error text,
+  error_kind text, started_at timestamptz, completed_at timestamptz, next_attempt_at timestamptz`;
+const EVENT_RECORD = `sequence bigint, type text, at timestamptz, body jsonb`;
+
+/**
+ * Create: saga row, step rows, events and the notification in one statement (one round trip).
+ * ON CONFLICT makes a repeated request_id (which determines the id) a no-op; `existing_hash`
+ * then tells the caller whether the earlier request had the same body.
+ */
+const INSERT_SAGA = `
+WITH s AS (
+  INSERT INTO sagas (id, name, status, failure_policy, vars, labels, definition, request_id, request_hash,
+    max_retries, retry_count, error, current_step, cancel_requested, sequence, lease_owner, lease_expires_at,
+    created_at, updated_at, completed_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+  ON CONFLICT (id) DO NOTHING
+  RETURNING id
+), st AS (
+  INSERT INTO saga_steps (saga_id, idx, name, spec, status, attempt, output, error, error_kind, started_at,
+    completed_at, next_attempt_at)
+  SELECT $1, x.idx, x.name, x.spec, x.status, x.attempt, x.output, x.error, x.error_kind, x.started_at,
+    x.completed_at, x.next_attempt_at
+  FROM jsonb_to_recordset($21::jsonb) AS x(${STEP_RECORD})
+  WHERE EXISTS (SELECT 1 FROM s)
+), ev AS (
+  INSERT INTO saga_events (saga_id, sequence, type, at, body)
+  SELECT $1, x.sequence, x.type, x.at, x.body FROM jsonb_to_recordset($22::jsonb) AS x(${EVENT_RECORD})
+  WHERE EXISTS (SELECT 1 FROM s)
+)
+SELECT (SELECT count(*) FROM s)::int AS created,
+       (SELECT request_hash FROM sagas WHERE id = $1) AS existing_hash,
+       (SELECT pg_notify('${EVENTS_CHANNEL}', $1::text || ':' || $15::text) FROM s) AS notified`;
+
+/**
+ * A transition: saga row (fenced on the sequence it was decided from, and for owners on the
+ * lease), changed step rows, new events and the notification, in one statement.
+ */
+const COMMIT_TRANSITION = `
+WITH s AS (
+  UPDATE sagas SET status = $3, retry_count = $4, error = $5, current_step = $6, cancel_requested = $7,
+    sequence = $8, updated_at = $9, completed_at = $10,
+    lease_owner = CASE
+      WHEN $11::text = 'release' THEN NULL
+      WHEN $11::text = 'renew' THEN $12
+      WHEN $11::text = 'claim' AND (lease_owner IS NULL OR lease_expires_at < $14) THEN $12
+      ELSE lease_owner END,
+    lease_expires_at = CASE
+      WHEN $11::text = 'release' THEN NULL
+      WHEN $11::text = 'renew' THEN $13
+      WHEN $11::text = 'claim' AND (lease_owner IS NULL OR lease_expires_at < $14) THEN $13
+      ELSE lease_expires_at END
+  WHERE id = $1 AND sequence = $2 AND ($11::text NOT IN ('renew', 'release') OR lease_owner = $12)
+  RETURNING lease_owner
+), st AS (
+  UPDATE saga_steps t SET spec = coalesce(x.spec, t.spec), status = x.status, attempt = x.attempt,
+    output = x.output, error = x.error, error_kind = x.error_kind, started_at = x.started_at,
+    completed_at = x.completed_at, next_attempt_at = x.next_attempt_at
+  FROM jsonb_to_recordset($15::jsonb) AS x(${STEP_RECORD})
+  WHERE t.saga_id = $1 AND t.idx = x.idx AND EXISTS (SELECT 1 FROM s)
+), ev AS (
+  INSERT INTO saga_events (saga_id, sequence, type, at, body)
+  SELECT $1, x.sequence, x.type, x.at, x.body FROM jsonb_to_recordset($16::jsonb) AS x(${EVENT_RECORD})
+  WHERE EXISTS (SELECT 1 FROM s)
+)
+SELECT (SELECT count(*) FROM s)::int AS ok, (SELECT lease_owner FROM s) AS lease_owner,
+       (SELECT pg_notify('${EVENTS_CHANNEL}', $1::text || ':' || $8::text) FROM s) AS notified`;
+
+const LOAD_SAGA = `
+SELECT s.*, (SELECT jsonb_agg(to_jsonb(t) - 'saga_id' ORDER BY t.idx) FROM saga_steps t WHERE t.saga_id = s.id) AS steps
+FROM sagas s WHERE s.id = $1`;
+
+/** A saga plus who holds its lease, as loaded. */
+export interface LoadedSaga {
+  state: SagaState;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  requestHash: string | null;
+}
+
+/** All SQL about sagas, steps and events. One function per query; callers own transactions. */
+export class SagaStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** Inserts a new saga with its first events; `created: false` when its id already exists. */
+  async insertSaga(
+    state: SagaState,
+    events: readonly SagaEvent[],
+    requestHash: string | null,
+    lease: { owner: string; until: number } | null,
+  ): Promise<{ created: boolean; existingHash: string | null }> {
+    const { rows } = await this.pool.query({
+      name: "sagad_insert_saga",
+      text: INSERT_SAGA,
+      values: [
+        state.id, state.name, state.status, state.failurePolicy, JSON.stringify(state.vars),
+        JSON.stringify(state.labels), state.definition, state.requestId, requestHash, state.maxRetries,
+        state.retryCount, state.error, state.currentStep, state.cancelRequested, state.sequence,
+        lease?.owner ?? null, toIso(lease?.until ?? null), toIso(state.createdAt), toIso(state.updatedAt),
+        toIso(state.completedAt), JSON.stringify(state.steps.map((step, i) => stepRowJson(step, i, true))),
+        JSON.stringify(events.map(eventRowJson)),
+      ],
+    });
+    const row = rows[0] as { created: number; existing_hash: string | null };
+    return { created: row.created === 1, existingHash: row.existing_hash };
+  }
+
+  /**
+   * Writes one decided transition. `before` is the state it was decided from: its sequence fences
+   * the write, and comparing step configs tells which definitions changed.
+   */
+  async commit(
+    before: SagaState,
+    after: SagaState,
+    changedSteps: readonly number[],
+    events: readonly SagaEvent[],
+    lease: LeaseIntent,
+  ): Promise<CommitResult> {
+    const mode =
+      lease.kind === "owner" ? (lease.release ? "release" : "renew") : lease.claim ? "claim" : "keep";
+    const me = lease.kind === "owner" ? lease.owner : lease.replica;
+    const now = lease.kind === "owner" ? null : lease.now;
+    const steps = changedSteps.map((i) => {
+      const step = after.steps[i]!;
+      return stepRowJson(step, i, before.steps[i]!.config !== step.config);
+    });
+    const { rows } = await this.pool.query({
+      name: "sagad_commit_transition",
+      text: COMMIT_TRANSITION,
+      values: [
+        after.id, before.sequence, after.status, after.retryCount, after.error, after.currentStep,
+        after.cancelRequested, after.sequence, toIso(after.updatedAt), toIso(after.completedAt), mode, me,
+        toIso(lease.until), toIso(now), JSON.stringify(steps), JSON.stringify(events.map(eventRowJson)),
+      ],
+    });
+    const row = rows[0] as { ok: number; lease_owner: string | null };
+    return { ok: row.ok === 1, leaseOwner: row.lease_owner };
+  }
+
+  async loadSaga(id: string): Promise<LoadedSaga | null> {
+    const { rows } = await this.pool.query({ name: "sagad_load_saga", text: LOAD_SAGA, values: [id] });
+    const row = rows[0] as (SagaRow & { steps: Parameters<typeof sagaFromRow>[1] }) | undefined;
+    if (!row) return null;
+    return {
+      state: sagaFromRow(row, row.steps),
+      leaseOwner: row.lease_owner,
+      leaseExpiresAt: row.lease_expires_at?.getTime() ?? null,
+      requestHash: row.request_hash,
+    };
+  }
+
+  /** Events after `afterSequence`, in order; at most `limit`. */
+  async readEvents(id: string, afterSequence: number, limit: number): Promise<SagaEvent[]> {
+    const { rows } = await this.pool.query({
+      name: "sagad_read_events",
+      text: `SELECT sequence, type, at, body FROM saga_events WHERE saga_id = $1 AND sequence > $2
+             ORDER BY sequence LIMIT $3`,
+      values: [id, afterSequence, limit],
+    });
+    return rows.map(eventFromRow);
+  }
+
+  /** Deletes the saga if it is still at `sequence` (so it did not move on since the check). */
+  async deleteSaga(id: string, sequence: number): Promise<boolean> {
+    const { rowCount } = await this.pool.query(`DELETE FROM sagas WHERE id = $1 AND sequence = $2`, [id, sequence]);
+    return rowCount === 1;
+  }
+
+  /**
+   * Takes the leases of up to `limit` active sagas nobody holds (or whose holder's lease expired).
+   * SKIP LOCKED lets replicas claim concurrently without waiting on each other.
+   */
+  async claimSagas(owner: string, now: number, until: number, limit: number): Promise<string[]> {
+    const { rows } = await this.pool.query({
+      name: "sagad_claim_sagas",
+      text: `UPDATE sagas SET lease_owner = $1, lease_expires_at = $3
+             WHERE id IN (
+               SELECT id FROM sagas
+               WHERE status = ANY($5::text[]) AND (lease_expires_at IS NULL OR lease_expires_at < $2)
+               ORDER BY lease_expires_at NULLS FIRST LIMIT $4
+               FOR UPDATE SKIP LOCKED)
+             RETURNING id`,
+      values: [owner, toIso(now), toIso(until), limit, ACTIVE_SAGA_STATUSES],
+    });
+    return rows.map((r: { id: string }) => r.id);
+  }
+
+  /** Extends the leases this owner still holds; returns the ids it still holds. */
+  async renewLeases(owner: string, ids: readonly string[], until: number): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const { rows } = await this.pool.query({
+      name: "sagad_renew_leases",
+      text: `UPDATE sagas SET lease_expires_at = $3 WHERE lease_owner = $1 AND id = ANY($2::uuid[]) RETURNING id`,
+      values: [owner, ids, toIso(until)],
+    });
+    return new Set(rows.map((r: { id: string }) => r.id));
+  }
+
+  /** Gives leases back so another replica can take the sagas at once (graceful shutdown). */
+  async releaseLeases(owner: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.pool.query(
+      `UPDATE sagas SET lease_owner = NULL, lease_expires_at = NULL WHERE lease_owner = $1 AND id = ANY($2::uuid[])`,
+      [owner, ids],
+    );
+  }
+
+  /** Current status and sequence, for cheap checks (e.g. whether a watch may end). */
+  async sagaHead(id: string): Promise<{ status: SagaStatus; sequence: number } | null> {
+    const { rows } = await this.pool.query({
+      name: "sagad_saga_head",
+      text: `SELECT status, sequence FROM sagas WHERE id = $1`,
+      values: [id],
+    });
+    const row = rows[0] as { status: SagaStatus; sequence: string } | undefined;
+    return row ? { status: row.status, sequence: Number(row.sequence) } : null;
+  }
+}
