@@ -107,7 +107,7 @@ export async function build(options: ServerOptions): Promise<Server> {
   const http = await listen(handler, { host: options.host, port: options.port });
   engine.start();
   const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${http.port}`;
-  logger.info({ url, replica: options.replicaId }, "sagad listening");
+  logger.info({ url }, "sagad listening");
 
   let closing: Promise<void> | null = null;
   return {

