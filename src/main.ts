@@ -43,6 +43,7 @@ async function main(): Promise<void> {
       limits: { maxSteps: config.maxSteps, maxConfigBytes: config.maxConfigBytes, maxJsonDepth: 32 },
       maxRequestBytes: config.maxRequestBytes,
       shutdownGraceMs: config.shutdownGraceMs,
+      maxConcurrentSteps: config.maxConcurrentSteps,
       logger,
     });
     process.stdout.write(`sagad listening on ${server.url} (replica ${config.replicaId})\n`);

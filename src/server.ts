@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type pg from "pg";
 import { pino, type Logger } from "pino";
@@ -27,6 +28,8 @@ export interface ServerOptions {
   limits: ValidationLimits;
   maxRequestBytes: number;
   shutdownGraceMs: number;
+  /** Most actions running at once on this replica; default 1,000. */
+  maxConcurrentSteps?: number;
   poolSize?: number;
   logger?: Logger;
   /** Extra actions for embedders and tests, registered next to the built-ins. */
@@ -77,6 +80,7 @@ export async function build(options: ServerOptions): Promise<Server> {
     replicaId: options.replicaId,
     leaseTtlMs: options.leaseTtlMs,
     pollIntervalMs: options.pollIntervalMs,
+    maxConcurrentSteps: options.maxConcurrentSteps ?? 1000,
     random: options.random,
   });
   const listener = new NotificationListener(
@@ -90,6 +94,7 @@ export async function build(options: ServerOptions): Promise<Server> {
   );
   await listener.start();
   const shutdown = new AbortController();
+  setMaxListeners(0, shutdown.signal); // one listener per open WatchSaga stream
   const handler = connectNodeAdapter({
     routes: routes({
       engine,

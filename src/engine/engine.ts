@@ -11,6 +11,7 @@ import type { SagaStore } from "../store/saga-store.js";
 import type { EventBus } from "./event-bus.js";
 import { SagaDriver } from "./saga-driver.js";
 import { requestHash, sagaIdFor } from "./saga-identity.js";
+import { ConcurrencyLimiter } from "./concurrency-limiter.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 
 export interface EngineOptions {
@@ -22,6 +23,8 @@ export interface EngineOptions {
   replicaId: string;
   leaseTtlMs: number;
   pollIntervalMs: number;
+  /** Most actions running at once on this replica. */
+  maxConcurrentSteps: number;
   random?: () => number;
 }
 
@@ -33,9 +36,11 @@ export interface EngineOptions {
 export class Engine {
   private readonly drivers = new Map<string, SagaDriver>();
   private readonly leases: LeaseKeeper;
+  private readonly limiter: ConcurrencyLimiter;
   private stopping = false;
 
   constructor(private readonly opts: EngineOptions) {
+    this.limiter = new ConcurrencyLimiter(opts.maxConcurrentSteps);
     this.leases = new LeaseKeeper({
       store: opts.store,
       clock: opts.clock,
@@ -222,6 +227,7 @@ export class Engine {
       logger: this.opts.logger,
       replicaId: this.opts.replicaId,
       leaseTtlMs: this.opts.leaseTtlMs,
+      limiter: this.limiter,
       onStop: (id) => {
         if (this.drivers.get(id) === driver) this.drivers.delete(id);
       },

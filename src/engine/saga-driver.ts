@@ -4,6 +4,7 @@ import type { Clock } from "../domain/clock.js";
 import { decide, type SagaInput } from "../domain/state-machine.js";
 import { RESTING_SAGA_STATUSES, type SagaState } from "../domain/types.js";
 import type { SagaStore } from "../store/saga-store.js";
+import type { ConcurrencyLimiter } from "./concurrency-limiter.js";
 import type { EventBus } from "./event-bus.js";
 import { runAttempt, type AbortCause, type RunningAttempt } from "./step-runner.js";
 import { withTransientRetry } from "./transient-retry.js";
@@ -18,6 +19,7 @@ export interface DriverDeps {
   logger: Logger;
   replicaId: string;
   leaseTtlMs: number;
+  limiter: ConcurrencyLimiter;
   /** Called once when the driver stops (saga resting, lease lost, or shutdown). */
   onStop(id: string): void;
 }
@@ -180,7 +182,7 @@ export class SagaDriver {
 
   private launch(key: string, stepName: string, phase: "action" | "compensate"): void {
     const step = this.state.steps.find((s) => s.name === stepName)!;
-    const attempt = runAttempt(this.deps.registry, this.deps.clock, this.log, this.state, step, phase);
+    const attempt = runAttempt({ ...this.deps, logger: this.log }, this.state, step, phase);
     this.attempts.set(key, attempt);
     if (this.state.status === "CANCELLING" && phase === "action") attempt.abort("CANCELLED");
     void attempt.done.then((input) => {

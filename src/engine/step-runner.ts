@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { toActionFailure, normalizeOutput, type ActionContext } from "../actions/action.js";
 import type { ActionRegistry } from "../actions/registry.js";
+import type { ConcurrencyLimiter } from "./concurrency-limiter.js";
 import type { Clock } from "../domain/clock.js";
 import { DomainError } from "../domain/errors.js";
 import type { SagaInput } from "../domain/state-machine.js";
@@ -36,14 +37,15 @@ export function availableOutputs(saga: SagaState): Record<string, JsonObject> {
  * timeout through the abort signal, and turns whatever happens into a SagaInput. A timeout or
  * cancel reports the failure at once, without waiting for an action that ignores its signal.
  */
-export function runAttempt(
-  registry: ActionRegistry,
-  clock: Clock,
-  logger: Logger,
-  saga: SagaState,
-  step: StepState,
-  phase: "action" | "compensate",
-): RunningAttempt {
+export interface AttemptDeps {
+  registry: ActionRegistry;
+  clock: Clock;
+  logger: Logger;
+  limiter: ConcurrencyLimiter;
+}
+
+export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, phase: "action" | "compensate"): RunningAttempt {
+  const { registry, clock, logger } = deps;
   const controller = new AbortController();
   const attempt = step.attempt;
   const spec = phase === "action" ? { action: step.action, config: step.config, policy: step.retryPolicy } : {
@@ -99,6 +101,7 @@ export function runAttempt(
       signal: controller.signal,
       logger: stepLogger,
     };
+    const release = await deps.limiter.acquire(controller.signal);
     try {
       const output = normalizeOutput(await action.run(ctx));
       return phase === "action"
@@ -107,6 +110,8 @@ export function runAttempt(
     } catch (err) {
       const f = toActionFailure(err, controller.signal);
       return failure(f.message, f.kind, f.retryable);
+    } finally {
+      release();
     }
   };
   execute().then(finish, (err: unknown) => finish(failure(String(err), "ERROR", true)));
