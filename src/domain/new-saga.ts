@@ -29,6 +29,7 @@ export function newSaga(id: string, draft: ValidatedSaga, now: number, actor: st
       ...spec,
       status: "PENDING",
       attempt: 0,
+      roundStart: 0,
       output: null,
       error: null,
       errorKind: null,

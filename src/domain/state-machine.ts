@@ -140,13 +140,14 @@ class Transition {
       return;
     }
     const retryable = input.retryable && !step.retryPolicy.nonRetryableErrors.includes(input.errorKind);
-    if (retryable && step.attempt < step.retryPolicy.maxAttempts) {
-      const nextAttemptAt = this.env.now + backoffDelayMs(step.retryPolicy, step.attempt, this.env.random);
+    const used = step.attempt - step.roundStart;
+    if (retryable && used < step.retryPolicy.maxAttempts) {
+      const nextAttemptAt = this.env.now + backoffDelayMs(step.retryPolicy, used, this.env.random);
       this.setStep(i, "RETRY_SCHEDULED", { ...failure, nextAttemptAt });
       this.emit("STEP_RETRY_SCHEDULED", i, { ...failure, nextAttemptAt, message: `attempt ${step.attempt} failed` });
       return;
     }
-    const why = retryable ? `after ${step.attempt} attempts` : "with a non-retryable error";
+    const why = retryable ? `after ${used} attempts` : "with a non-retryable error";
     this.setStep(i, "FAILED", { ...failure, completedAt: this.env.now });
     this.saga.error = `step ${step.name} failed ${why}: ${input.error}`;
     this.emit("STEP_FAILED", i, { ...failure, message: this.saga.error });
@@ -177,8 +178,9 @@ class Transition {
     const policy = step.compensate!.retryPolicy;
     const failure = { error: input.error, errorKind: input.errorKind };
     const retryable = input.retryable && !policy.nonRetryableErrors.includes(input.errorKind);
-    if (retryable && step.attempt < policy.maxAttempts) {
-      const nextAttemptAt = this.env.now + backoffDelayMs(policy, step.attempt, this.env.random);
+    const used = step.attempt - step.roundStart;
+    if (retryable && used < policy.maxAttempts) {
+      const nextAttemptAt = this.env.now + backoffDelayMs(policy, used, this.env.random);
       this.patchStep(i, { ...failure, nextAttemptAt });
       this.emit("COMPENSATION_RETRY_SCHEDULED", i, { ...failure, nextAttemptAt, message: `compensation attempt ${step.attempt} failed` });
       return;
@@ -205,7 +207,7 @@ class Transition {
     this.setSagaStatus("RUNNING");
     this.saga.steps.forEach((step, i) => {
       if (step.status === "FAILED") {
-        this.setStep(i, "PENDING", { attempt: 0, error: null, errorKind: null, completedAt: null });
+        this.setStep(i, "PENDING", { roundStart: step.attempt, error: null, errorKind: null, completedAt: null });
         this.emit("STEP_RESET", i, { message: `step ${step.name} reset by RetrySaga` });
       } else if (step.status === "RETRY_SCHEDULED") {
         this.patchStep(i, { nextAttemptAt: this.env.now });
@@ -217,7 +219,8 @@ class Transition {
     assertOperationAllowed("RetryStep", this.saga.status);
     const i = this.stepForOperation("RetryStep", name);
     this.saga.error = null;
-    this.patchStep(i, { attempt: 0, error: null, errorKind: null, completedAt: null, ...(config ? { config } : {}) });
+    const roundStart = this.step(i).attempt;
+    this.patchStep(i, { roundStart, error: null, errorKind: null, completedAt: null, ...(config ? { config } : {}) });
     this.emit("STEP_RESET", i, { message: `step ${name} reset by RetryStep${config ? " with a new config" : ""}` });
     this.setSagaStatus("RUNNING");
     this.startAttempt(i);
@@ -239,9 +242,11 @@ class Transition {
     this.saga.error = null;
     this.setSagaStatus("COMPENSATING");
     this.saga.steps.forEach((step, i) => {
+      // Its downstream steps were all settled before it first started, so it may go again now.
       if (step.status === "COMPENSATION_FAILED") {
-        this.setStep(i, "COMPLETED", { attempt: 0, error: null, errorKind: null });
+        this.setStep(i, "COMPENSATING", { roundStart: step.attempt, error: null, errorKind: null });
         this.emit("STEP_RESET", i, { message: `compensation of step ${step.name} will be retried` });
+        this.startCompensationAttempt(i);
       }
     });
     this.abandonScheduledRetries("saga is rolling back");
@@ -272,6 +277,7 @@ class Transition {
         this.setSagaStatus("COMPENSATING");
         this.abandonScheduledRetries("saga is compensating");
       } else {
+        this.saga.error ??= this.firstStepError("FAILED");
         this.setSagaStatus("FAILED");
       }
       return;
@@ -280,9 +286,17 @@ class Transition {
       this.setSagaStatus("COMPLETED");
       return;
     }
+    // A skipped step satisfies its dependents only once its own upstream is satisfied too, so
+    // skipping ahead never lets a step run before the steps whose outputs it may read.
+    const satisfied = new Map<string, boolean>();
     const done = (name: string): boolean => {
-      const status = this.step(this.index.get(name)!).status;
-      return status === "COMPLETED" || status === "SKIPPED";
+      let known = satisfied.get(name);
+      if (known === undefined) {
+        const step = this.step(this.index.get(name)!);
+        known = step.status === "COMPLETED" || (step.status === "SKIPPED" && step.dependsOn.every(done));
+        satisfied.set(name, known);
+      }
+      return known;
     };
     steps.forEach((step, i) => {
       if (step.status === "PENDING" && step.dependsOn.every(done)) this.startAttempt(i);
@@ -293,11 +307,12 @@ class Transition {
     const steps = this.saga.steps;
     if (steps.some((s) => s.status === "RUNNING")) return; // cancel waits for aborted attempts
     for (const i of compensationsReady(steps)) {
-      this.setStep(i, "COMPENSATING", { attempt: 0, error: null, errorKind: null });
+      this.setStep(i, "COMPENSATING", { attempt: 0, roundStart: 0, error: null, errorKind: null });
       this.startCompensationAttempt(i);
     }
     if (steps.some((s) => s.status === "COMPENSATING")) return;
     const failed = steps.some((s) => s.status === "COMPENSATION_FAILED");
+    if (failed) this.saga.error ??= this.firstStepError("COMPENSATION_FAILED");
     this.setSagaStatus(failed ? "COMPENSATION_FAILED" : RESTING_AFTER_COMPENSATION(this.saga));
   }
 
@@ -327,6 +342,13 @@ class Transition {
   }
 
   // ----- helpers --------------------------------------------------------------------------------
+
+  /** Why the saga rests, when the operation that woke it cleared the error: a step still in `status`. */
+  private firstStepError(status: StepStatus): string {
+    const step = this.saga.steps.find((s) => s.status === status)!;
+    const what = status === "FAILED" ? "step" : "compensation of step";
+    return `${what} ${step.name} failed: ${step.error ?? "unknown error"}`;
+  }
 
   /** A step failed for good: no new step starts until an operator acts. */
   private halted(): boolean {

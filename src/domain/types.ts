@@ -78,10 +78,16 @@ export interface StepSpec {
   retryPolicy: RetryPolicy;
 }
 
-/** A step's definition plus its run state. `attempt` counts attempts of the current phase. */
+/**
+ * A step's definition plus its run state. `attempt` numbers the attempts of the current phase
+ * (action, then compensation) and never restarts within it: an operator retry starts a new round
+ * with a fresh budget at `roundStart`, so a target can tell a new attempt from a replay.
+ */
 export interface StepState extends StepSpec {
   status: StepStatus;
   attempt: number;
+  /** Attempts made before the current round; `attempt - roundStart` is what the budget counts. */
+  roundStart: number;
   output: JsonObject | null;
   error: string | null;
   errorKind: string | null;

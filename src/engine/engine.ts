@@ -169,15 +169,13 @@ export class Engine {
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
     await this.leases.stop();
-    const inFlight = [...this.drivers.values()].flatMap((d) => d.inFlight());
+    const inFlight = [...this.drivers.values()].flatMap((d) => d.drain());
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.allSettled(inFlight),
       new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
     ]);
     clearTimeout(timer);
-    // Let the results of finished attempts reach their queues before abandoning.
-    await new Promise((resolve) => setImmediate(resolve));
     const ids = [...this.drivers.keys()];
     for (const driver of [...this.drivers.values()]) driver.abandon("SHUTDOWN");
     await this.opts.store.releaseLeases(this.opts.replicaId, ids).catch((err: unknown) => {

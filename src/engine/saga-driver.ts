@@ -32,6 +32,9 @@ export interface DriverDeps {
  */
 export class SagaDriver {
   private readonly attempts = new Map<string, RunningAttempt>();
+  /** Resolve once an attempt's result is committed (or dropped); shutdown waits for them. */
+  private readonly recorded = new Set<Promise<void>>();
+  private draining = false;
   private readonly timers = new Map<string, { at: number; cancel: () => void }>();
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
@@ -87,9 +90,14 @@ export class SagaDriver {
     this.deps.onStop(this.state.id);
   }
 
-  /** Attempts in flight, so shutdown can wait for them. */
-  inFlight(): Promise<unknown>[] {
-    return [...this.attempts.values()].map((a) => a.done);
+  /**
+   * Shutdown: start nothing new, and return what the attempts in flight still have to do (finish
+   * and commit their results). Steps a result made runnable stay RUNNING in Postgres and are run
+   * by whichever replica takes the saga next.
+   */
+  drain(): Promise<unknown>[] {
+    this.draining = true;
+    return [...this.recorded];
   }
 
   private async apply(input: SagaInput, actor: string): Promise<SagaState> {
@@ -149,7 +157,7 @@ export class SagaDriver {
       if (phase) {
         const key = `${step.name}#${phase}#${step.attempt}`;
         wanted.add(key);
-        if (!this.attempts.has(key)) this.launch(key, step.name, phase);
+        if (!this.attempts.has(key) && !this.draining) this.launch(key, step.name, phase);
       } else if (step.nextAttemptAt !== null && (step.status === "RETRY_SCHEDULED" || step.status === "COMPENSATING")) {
         const key = step.name;
         wantedTimers.add(key);
@@ -185,11 +193,21 @@ export class SagaDriver {
     const attempt = runAttempt({ ...this.deps, logger: this.log }, this.state, step, phase);
     this.attempts.set(key, attempt);
     if (this.state.status === "CANCELLING" && phase === "action") attempt.abort("CANCELLED");
-    void attempt.done.then((input) => {
+    // The attempt stays registered until its result is committed: otherwise a reconcile triggered
+    // by another step's commit in between would see the step still RUNNING and launch it again.
+    const forget = () => {
       if (this.attempts.get(key) === attempt) this.attempts.delete(key);
-      if (input === null || this.stopped) return;
-      this.submit(input).catch((err: unknown) => this.onSubmitError(err));
-    });
+    };
+    const recorded: Promise<void> = attempt.done
+      .then(async (input) => {
+        if (input === null || this.stopped) return;
+        await this.submit(input).catch((err: unknown) => this.onSubmitError(err));
+      })
+      .finally(() => {
+        forget();
+        this.recorded.delete(recorded);
+      });
+    this.recorded.add(recorded);
   }
 
   private onSubmitError(err: unknown): void {

@@ -53,6 +53,7 @@ interface StepRowJson {
   spec: StepSpecJson;
   status: string;
   attempt: number;
+  round_start: number;
   output: JsonObject | null;
   error: string | null;
   error_kind: string | null;
@@ -93,6 +94,7 @@ function stepFromJson(row: StepRowJson): StepState {
     ...row.spec,
     status: row.status as StepStatus,
     attempt: row.attempt,
+    roundStart: row.round_start,
     output: row.output,
     error: row.error,
     errorKind: row.error_kind,
@@ -120,6 +122,7 @@ export function stepRowJson(step: StepState, idx: number, withSpec: boolean): Re
     spec: withSpec ? stepSpecJson(step) : null,
     status: step.status,
     attempt: step.attempt,
+    round_start: step.roundStart,
     output: step.output,
     error: step.error,
     error_kind: step.errorKind,

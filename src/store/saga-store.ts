@@ -21,7 +21,7 @@ export interface CommitResult {
 /** Notification channel: payload `<saga id>:<sequence>`, sent in the committing transaction. */
 export const EVENTS_CHANNEL = "sagad_events";
 
-const STEP_RECORD = `idx int, name text, spec jsonb, status text, attempt int, output jsonb, error text,
+const STEP_RECORD = `idx int, name text, spec jsonb, status text, attempt int, round_start int, output jsonb, error text,
   error_kind text, started_at timestamptz, completed_at timestamptz, next_attempt_at timestamptz`;
 const EVENT_RECORD = `sequence bigint, type text, at timestamptz, body jsonb`;
 
@@ -39,9 +39,9 @@ WITH s AS (
   ON CONFLICT (id) DO NOTHING
   RETURNING id
 ), st AS (
-  INSERT INTO saga_steps (saga_id, idx, name, spec, status, attempt, output, error, error_kind, started_at,
-    completed_at, next_attempt_at)
-  SELECT $1, x.idx, x.name, x.spec, x.status, x.attempt, x.output, x.error, x.error_kind, x.started_at,
+  INSERT INTO saga_steps (saga_id, idx, name, spec, status, attempt, round_start, output, error, error_kind,
+    started_at, completed_at, next_attempt_at)
+  SELECT $1, x.idx, x.name, x.spec, x.status, x.attempt, x.round_start, x.output, x.error, x.error_kind, x.started_at,
     x.completed_at, x.next_attempt_at
   FROM jsonb_to_recordset($21::jsonb) AS x(${STEP_RECORD})
   WHERE EXISTS (SELECT 1 FROM s)
@@ -76,7 +76,7 @@ WITH s AS (
   RETURNING lease_owner
 ), st AS (
   UPDATE saga_steps t SET spec = coalesce(x.spec, t.spec), status = x.status, attempt = x.attempt,
-    output = x.output, error = x.error, error_kind = x.error_kind, started_at = x.started_at,
+    round_start = x.round_start, output = x.output, error = x.error, error_kind = x.error_kind, started_at = x.started_at,
     completed_at = x.completed_at, next_attempt_at = x.next_attempt_at
   FROM jsonb_to_recordset($15::jsonb) AS x(${STEP_RECORD})
   WHERE t.saga_id = $1 AND t.idx = x.idx AND EXISTS (SELECT 1 FROM s)

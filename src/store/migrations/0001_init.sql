@@ -45,6 +45,7 @@ CREATE TABLE saga_steps (
   spec             jsonb       NOT NULL,
   status           text        NOT NULL,
   attempt          integer     NOT NULL,
+  round_start      integer     NOT NULL,
   output           jsonb,
   error            text,
   error_kind       text,
