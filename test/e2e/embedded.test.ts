@@ -1,0 +1,141 @@
+import { existsSync, readFileSync } from "node:fs";
+import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSagaClient, EventType, SagaStatus, StepStatus, type SagaClient } from "../../src/client/index.js";
+import { collectWatch, eventsOf, expectConsecutive } from "../helpers/rpc.js";
+import { describeOutput, spawnSagad, startSagad, type RunningSagad, type SagadProcess } from "../helpers/replica-process.js";
+
+/** First start runs initdb, which is slow on a busy machine. */
+const FIRST_START_MS = 90_000;
+
+/**
+ * DESIGN.md §5: `npm start` without DATABASE_URL runs a real embedded PostgreSQL in a data dir of
+ * ours. Started exactly as `npm start` would (`node --import tsx src/main.ts`) with DATABASE_URL
+ * removed from the environment.
+ */
+describe("embedded PostgreSQL (no DATABASE_URL)", () => {
+  let dataDir: string;
+  const processes: SagadProcess[] = [];
+  let first: RunningSagad;
+  let sagaId: string;
+
+  const env = () => ({ SAGAD_DATA_DIR: dataDir, SAGAD_PORT: "0", SAGAD_LOG_LEVEL: "info" });
+  const start = async (readyTimeoutMs: number) => {
+    const proc = await startSagad({ env: env(), unsetEnv: ["DATABASE_URL"], readyTimeoutMs });
+    processes.push(proc);
+    return proc;
+  };
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), "sagad-e2e-embedded-"));
+    // mkdtemp makes it 0700; postgres runs as its own user when we are root and must get in.
+    await chmod(dataDir, 0o755);
+  });
+
+  afterAll(async () => {
+    await Promise.all(processes.map((p) => p.stop(10_000)));
+    // If a sagad had to be SIGKILLed, its postgres outlives it: stop that one too (ours, by pid).
+    await stopOrphanPostmaster(path.join(dataDir, "pgdata"));
+    await rm(dataDir, { recursive: true, force: true });
+  }, 60_000);
+
+  it("starts with its own PostgreSQL in the data dir and says where it is", async () => {
+    first = await start(FIRST_START_MS);
+    expect(first.port).toBeGreaterThan(0);
+    expect(existsSync(path.join(dataDir, "pgdata", "PG_VERSION")), "initdb ran in <data dir>/pgdata").toBe(true);
+    expect(readFileSync(path.join(dataDir, "sagad.lock"), "utf8").trim()).toBe(String(first.pid));
+    // "prints where it is": the data dir and a loopback database URL, with the password redacted.
+    const log = first.stderr();
+    expect(log).toContain(dataDir);
+    expect(log).toMatch(/postgres(ql)?:\/\/[^"\s]*@127\.0\.0\.1:\d+\//);
+    const password = readFileSync(path.join(dataDir, "postgres-password"), "utf8").trim();
+    expect(log + first.stdout()).not.toContain(password);
+  }, FIRST_START_MS + 10_000);
+
+  it("serves CreateSaga and WatchSaga to completion", async () => {
+    const client: SagaClient = createSagaClient(first.url);
+    const { saga } = await client.createSaga({
+      name: "embedded",
+      steps: [
+        { name: "a", action: "noop" },
+        { name: "b", action: "sleep", dependsOn: ["a"], config: { duration: "100ms" } },
+        { name: "c", action: "noop", dependsOn: ["b"] },
+      ],
+    });
+    sagaId = saga!.id;
+    const messages = await collectWatch(client, { id: sagaId }, AbortSignal.timeout(15_000));
+    expect(messages[0]?.kind.case).toBe("snapshot");
+    const snapshot = messages[0]!.kind.value as { sequence: bigint };
+    const events = eventsOf(messages);
+    expectConsecutive(events, snapshot.sequence + 1n);
+    const last = events.at(-1)!;
+    expect(EventType[last.type]).toBe("SAGA_STATUS_CHANGED");
+    expect(SagaStatus[last.sagaStatus]).toBe("COMPLETED");
+    const done = (await client.getSaga({ id: sagaId })).saga!;
+    expect(SagaStatus[done.status]).toBe("COMPLETED");
+    expect(done.steps.map((s) => StepStatus[s.status])).toEqual(["COMPLETED", "COMPLETED", "COMPLETED"]);
+  });
+
+  it("refuses a second sagad on the same data dir with a clear message and a non-zero exit", async () => {
+    const second = spawnSagad({ env: env(), unsetEnv: ["DATABASE_URL"] });
+    processes.push(second);
+    const status = await second.waitForExit(30_000);
+    expect(status.code, describeOutput(second)).not.toBe(0);
+    expect(status.code).not.toBeNull();
+    expect(second.stdout()).not.toContain("sagad listening");
+    expect(second.stderr()).toContain(`another sagad (pid ${first.pid}) is using ${dataDir}`);
+    // The refusal took nothing from the first one: its lock and its database still work.
+    expect(readFileSync(path.join(dataDir, "sagad.lock"), "utf8").trim()).toBe(String(first.pid));
+    const saga = (await createSagaClient(first.url).getSaga({ id: sagaId })).saga!;
+    expect(SagaStatus[saga.status]).toBe("COMPLETED");
+  }, 40_000);
+
+  it("stops cleanly on SIGTERM: exit code 0 within a few seconds, postgres stopped, lock released", async () => {
+    const stopping = performance.now();
+    first.signal("SIGTERM");
+    const status = await first.waitForExit(10_000);
+    const tookMs = performance.now() - stopping;
+    expect(status, describeOutput(first)).toEqual({ code: 0, signal: null });
+    expect(tookMs).toBeLessThan(5_000);
+    expect(first.stdout()).toContain("SIGTERM, shutting down");
+    expect(existsSync(path.join(dataDir, "sagad.lock")), "lock file removed").toBe(false);
+    expect(existsSync(path.join(dataDir, "pgdata", "postmaster.pid")), "postgres shut down").toBe(false);
+  }, 20_000);
+
+  it("restarts on the same data dir and still has the saga, COMPLETED", async () => {
+    const again = await start(60_000);
+    expect(again.stderr()).not.toContain("initialising embedded postgres");
+    const saga = (await createSagaClient(again.url).getSaga({ id: sagaId })).saga!;
+    expect(SagaStatus[saga.status]).toBe("COMPLETED");
+    expect(saga.name).toBe("embedded");
+    expect(saga.steps.map((s) => `${s.name}:${StepStatus[s.status]}`)).toEqual(["a:COMPLETED", "b:COMPLETED", "c:COMPLETED"]);
+
+    again.signal("SIGTERM");
+    expect(await again.waitForExit(10_000), describeOutput(again)).toEqual({ code: 0, signal: null });
+  }, 70_000);
+});
+
+/** Stops (SIGINT: fast shutdown) a postmaster still running on `pgdata`, identified by its `-D` argument. */
+async function stopOrphanPostmaster(pgdata: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(path.join(pgdata, "postmaster.pid"), "utf8"), 10);
+  } catch {
+    return;
+  }
+  const isOurs = () => {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      return args.some((arg, i) => arg === "-D" && args[i + 1] === pgdata);
+    } catch {
+      return false;
+    }
+  };
+  if (!(pid > 0) || !isOurs()) return;
+  process.kill(pid, "SIGINT");
+  for (let waited = 0; waited < 15_000 && isOurs(); waited += 100) await sleep(100);
+  if (isOurs()) process.kill(pid, "SIGKILL");
+}
