@@ -80,7 +80,10 @@ export function createSagaService(deps: SagaServiceDeps): ServiceImpl<typeof Sag
       let config = null;
       if (req.config) {
         const saga = await engine.get(id);
-        validateStepConfigReplacement(saga.steps, step, req.config, saga.vars, limits);
+        // An unknown step is decide's NOT_FOUND, with or without a config.
+        if (saga.steps.some((s) => s.name === step)) {
+          validateStepConfigReplacement(saga.steps, step, req.config, saga.vars, limits);
+        }
         config = req.config;
       }
       return operate(id, { type: "retryStep", step, config }, "RetryStep");

@@ -62,7 +62,13 @@ export async function* watchSaga(deps: SagaServiceDeps, req: WatchSagaRequest, s
         restingSeen = RESTING_SAGA_STATUSES.has(event.sagaStatus);
       }
       if (events.length === PAGE) continue;
-      if (!req.follow && (restingSeen || (cursor === before && (await isResting(deps, id, cursor))))) return;
+      if (!req.follow && restingSeen) return;
+      if (cursor === before) {
+        // Nothing new: the saga may have been deleted, or (resuming) already be at rest.
+        const head = await deps.store.sagaHead(id);
+        if (!head) throw notFound("saga", id);
+        if (!req.follow && RESTING_SAGA_STATUSES.has(head.status) && head.sequence <= cursor) return;
+      }
       if (!pending) await waitForWake((fn) => (wake = fn), signal, deps.shutdownSignal);
     }
   } finally {
@@ -81,13 +87,6 @@ async function* drain(deps: SagaServiceDeps, id: string, cursor: number): AsyncG
     }
     if (events.length < PAGE) return cursor;
   }
-}
-
-/** Resting, and nothing after `cursor`: a resume of a finished saga ends at once. */
-async function isResting(deps: SagaServiceDeps, id: string, cursor: number): Promise<boolean> {
-  const head = await deps.store.sagaHead(id);
-  if (!head) throw notFound("saga", id);
-  return RESTING_SAGA_STATUSES.has(head.status) && head.sequence <= cursor;
 }
 
 function waitForWake(setWake: (fn: (() => void) | null) => void, ...signals: AbortSignal[]): Promise<void> {

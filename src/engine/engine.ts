@@ -154,6 +154,7 @@ export class Engine {
     if (!(await this.opts.store.deleteSaga(id, loaded.state.sequence))) {
       throw new DomainError("FAILED_PRECONDITION", `saga ${id} changed while being deleted; try again`, [], { state: status });
     }
+    this.opts.bus.publish(id, loaded.state.sequence + 1);
   }
 
   /** A commit by any replica: wake the local driver if it is behind. */

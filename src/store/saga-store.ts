@@ -182,10 +182,18 @@ export class SagaStore {
     return rows.map(eventFromRow);
   }
 
-  /** Deletes the saga if it is still at `sequence` (so it did not move on since the check). */
+  /**
+   * Deletes the saga if it is still at `sequence` (so it did not move on since the check), and
+   * notifies, so watchers following it learn it is gone.
+   */
   async deleteSaga(id: string, sequence: number): Promise<boolean> {
-    const { rowCount } = await this.pool.query(`DELETE FROM sagas WHERE id = $1 AND sequence = $2`, [id, sequence]);
-    return rowCount === 1;
+    const { rows } = await this.pool.query(
+      `WITH d AS (DELETE FROM sagas WHERE id = $1 AND sequence = $2 RETURNING id)
+       SELECT (SELECT count(*) FROM d)::int AS deleted,
+              (SELECT pg_notify('${EVENTS_CHANNEL}', $1::text || ':' || ($2::bigint + 1)::text) FROM d) AS notified`,
+      [id, sequence],
+    );
+    return (rows[0] as { deleted: number }).deleted === 1;
   }
 
   /**
