@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { DomainError, type DomainErrorReason } from "../domain/errors.js";
+import { isTransientPgError } from "../store/pool.js";
 import { BadRequestSchema, BadRequest_FieldViolationSchema, ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 
 /** The error domain in google.rpc.ErrorInfo, so clients can tell our reasons from others'. */
@@ -19,7 +20,8 @@ const CODES: Readonly<Record<DomainErrorReason, Code>> = {
 /**
  * The one mapping from errors to Connect errors. Domain errors keep their message and get their
  * canonical code plus details (ErrorInfo with the stable reason, BadRequest with field
- * violations). Anything else is an internal error whose cause is logged, never sent.
+ * violations). A lost database connection is UNAVAILABLE, so clients retry. Anything else is an
+ * internal error whose cause is logged, never sent.
  */
 export function toConnectError(err: unknown, log: (err: unknown) => void): ConnectError {
   if (err instanceof ConnectError) return err;
@@ -39,5 +41,9 @@ export function toConnectError(err: unknown, log: (err: unknown) => void): Conne
     return result;
   }
   log(err);
+  if (isTransientPgError(err)) {
+    // The outcome may be unknown (the connection dropped mid-commit): retry, with request_id for creates.
+    return new ConnectError("the database is unavailable; retry", Code.Unavailable);
+  }
   return new ConnectError("internal error", Code.Internal);
 }

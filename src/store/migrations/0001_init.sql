@@ -1,6 +1,8 @@
 -- sagad schema v1. Every table carries saga_id first in its primary key and every hot query is
 -- scoped to one saga, so the tables can be distributed by saga_id (Citus) unchanged (DESIGN.md §7).
 
+-- fillfactor leaves room in each page so the frequent updates that touch no indexed column stay
+-- heap-only (HOT) and skip index maintenance.
 CREATE TABLE sagas (
   id               uuid        PRIMARY KEY,
   name             text        NOT NULL,
@@ -25,7 +27,7 @@ CREATE TABLE sagas (
   created_at       timestamptz NOT NULL,
   updated_at       timestamptz NOT NULL,
   completed_at     timestamptz
-);
+) WITH (fillfactor = 80);
 
 -- ListSagas keyset pagination (newest first) with optional filters.
 CREATE INDEX sagas_created_idx ON sagas (created_at DESC, id DESC);
@@ -53,7 +55,7 @@ CREATE TABLE saga_steps (
   completed_at     timestamptz,
   next_attempt_at  timestamptz,
   PRIMARY KEY (saga_id, idx)
-);
+) WITH (fillfactor = 80);
 
 CREATE TABLE saga_events (
   saga_id   uuid        NOT NULL REFERENCES sagas (id) ON DELETE CASCADE,
