@@ -20,9 +20,7 @@ export interface Config {
   readonly replicaId: string;
   /** How long a claimed saga stays ours without renewal; another replica may take it after. */
   readonly leaseTtlMs: number;
-  /** How often held leases are renewed: a third of the TTL, so two renewals can fail in a row. */
-  readonly leaseRenewIntervalMs: number;
-  /** Backstop poll for expired leases and due retries; the fast path does not wait for it. */
+  /** Backstop poll for sagas whose lease expired or was released; the fast path does not wait for it. */
   readonly pollIntervalMs: number;
   /** Most steps one saga may have. */
   readonly maxSteps: number;
@@ -75,7 +73,7 @@ const SETTINGS = {
   },
   pollIntervalMs: {
     flag: "--poll-interval-ms", env: "SAGAD_POLL_INTERVAL_MS", arg: "<ms>", default: "1000",
-    help: "backstop poll for expired leases and due retries",
+    help: "backstop poll for sagas whose lease expired or was released",
   },
   maxSteps: {
     flag: "--max-steps", env: "SAGAD_MAX_STEPS", arg: "<n>", default: "1000",
@@ -155,7 +153,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): Con
     dataDir: path.resolve(text(read("dataDir") as Raw)),
     replicaId: replicaId(read("replicaId")) ?? `${hostname()}-${process.pid}-${randomBytes(2).toString("hex")}`,
     leaseTtlMs,
-    leaseRenewIntervalMs: Math.floor(leaseTtlMs / 3),
     pollIntervalMs: int("pollIntervalMs", 10),
     maxSteps: int("maxSteps", 1),
     maxConfigBytes: int("maxConfigBytes", 2),

@@ -90,26 +90,37 @@ export async function build(options: ServerOptions): Promise<Server> {
       bus.publish(id, sequence);
       engine.onNotification(id, sequence);
     },
-    () => bus.wakeAll(),
+    () => {
+      bus.wakeAll();
+      engine.refreshAll();
+    },
   );
-  await listener.start();
   const shutdown = new AbortController();
   setMaxListeners(0, shutdown.signal); // one listener per open WatchSaga stream
-  const handler = connectNodeAdapter({
-    routes: routes({
-      engine,
-      store,
-      pool,
-      bus,
-      registry,
-      limits: options.limits,
-      logger,
-      shutdownSignal: shutdown.signal,
-    }),
-    interceptors: [errorInterceptor(logger)],
-    readMaxBytes: options.maxRequestBytes,
-  });
-  const http = await listen(handler, { host: options.host, port: options.port });
+  let http: Awaited<ReturnType<typeof listen>>;
+  try {
+    await listener.start();
+    const handler = connectNodeAdapter({
+      routes: routes({
+        engine,
+        store,
+        pool,
+        bus,
+        registry,
+        limits: options.limits,
+        logger,
+        shutdownSignal: shutdown.signal,
+      }),
+      interceptors: [errorInterceptor(logger)],
+      readMaxBytes: options.maxRequestBytes,
+    });
+    http = await listen(handler, { host: options.host, port: options.port });
+  } catch (err) {
+    // A failed start (port taken, database gone) must not leave connections keeping the process alive.
+    await listener.close();
+    await pool.end();
+    throw err;
+  }
   engine.start();
   const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${http.port}`;
   logger.info({ url }, "sagad listening");

@@ -13,7 +13,7 @@ const CODES: Readonly<Record<DomainErrorReason, Code>> = {
   ALREADY_EXISTS: Code.AlreadyExists,
   FAILED_PRECONDITION: Code.FailedPrecondition,
   RETRY_LIMIT_REACHED: Code.FailedPrecondition,
-  CONFLICT: Code.Aborted,
+  OUT_OF_RANGE: Code.OutOfRange,
   UNAVAILABLE: Code.Unavailable,
 };
 
@@ -40,10 +40,10 @@ export function toConnectError(err: unknown, log: (err: unknown) => void): Conne
     }
     return result;
   }
-  log(err);
   if (isTransientPgError(err)) {
     // The outcome may be unknown (the connection dropped mid-commit): retry, with request_id for creates.
     return new ConnectError("the database is unavailable; retry", Code.Unavailable);
   }
+  log(err);
   return new ConnectError("internal error", Code.Internal);
 }

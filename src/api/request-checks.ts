@@ -18,11 +18,15 @@ export function requireStepName(step: string, field = "step"): string {
 
 /** Bounds a caller-supplied JSON object (SkipStep's stand-in output) like a step config. */
 export function checkJsonObject(value: JsonObject, field: string, maxBytes: number, maxDepth: number): JsonObject {
+  // Checked before anything recursive touches it, so a hostile nesting cannot overflow the stack.
+  const tooDeep = (v: unknown, level: number): boolean =>
+    v !== null && typeof v === "object" && (level >= maxDepth || Object.values(v as object).some((c) => tooDeep(c, level + 1)));
+  if (tooDeep(value, 0)) throw invalidArgument([{ field, description: `nests deeper than ${maxDepth} levels` }]);
+  const notFinite = (v: unknown): boolean =>
+    typeof v === "number" ? !Number.isFinite(v) : v !== null && typeof v === "object" && Object.values(v as object).some(notFinite);
+  if (notFinite(value)) throw invalidArgument([{ field, description: "numbers must be finite (no NaN or Infinity)" }]);
   const bytes = Buffer.byteLength(JSON.stringify(value), "utf8");
   if (bytes > maxBytes) throw invalidArgument([{ field, description: `is ${bytes} bytes; the limit is ${maxBytes}` }]);
-  const depth = (v: unknown): number =>
-    v !== null && typeof v === "object" ? 1 + Math.max(0, ...Object.values(v as object).map(depth)) : 0;
-  if (depth(value) > maxDepth) throw invalidArgument([{ field, description: `nests deeper than ${maxDepth} levels` }]);
   return value;
 }
 

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { invalidArgument, notFound } from "../domain/errors.js";
+import { DomainError, invalidArgument, notFound } from "../domain/errors.js";
 import { RESTING_SAGA_STATUSES } from "../domain/types.js";
 import type { WatchSagaRequest, WatchSagaResponse } from "../gen/saga/v1/saga_pb.js";
 import { eventToProto, sagaToProto } from "./convert.js";
@@ -48,6 +48,13 @@ export async function* watchSaga(deps: SagaServiceDeps, req: WatchSagaRequest, s
       const head = await deps.store.sagaHead(id);
       if (!head) throw notFound("saga", id);
       cursor = Number(req.afterSequence);
+      if (cursor > head.sequence) {
+        throw new DomainError(
+          "OUT_OF_RANGE",
+          `after_sequence ${cursor} is beyond the saga's latest event ${head.sequence}`,
+          [{ field: "after_sequence", description: `at most ${head.sequence}` }],
+        );
+      }
     }
     for (;;) {
       if (signal.aborted) return;

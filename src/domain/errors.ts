@@ -8,7 +8,7 @@ export type DomainErrorReason =
   | "ALREADY_EXISTS"
   | "FAILED_PRECONDITION"
   | "RETRY_LIMIT_REACHED"
-  | "CONFLICT"
+  | "OUT_OF_RANGE"
   | "UNAVAILABLE";
 
 /** One offending field, as in google.rpc.BadRequest.FieldViolation. */

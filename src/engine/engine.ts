@@ -35,7 +35,7 @@ export interface EngineOptions {
  */
 export class Engine {
   private readonly drivers = new Map<string, SagaDriver>();
-  private readonly leases: LeaseKeeper;
+  private readonly leases: LeaseKeeper<SagaDriver>;
   private readonly limiter: ConcurrencyLimiter;
   private stopping = false;
 
@@ -48,8 +48,12 @@ export class Engine {
       replicaId: opts.replicaId,
       leaseTtlMs: opts.leaseTtlMs,
       pollIntervalMs: opts.pollIntervalMs,
-      held: () => [...this.drivers.keys()],
-      onLost: (id) => this.drivers.get(id)?.abandon("STALE"),
+      held: () => this.drivers,
+      onLost: (id, driver) => {
+        if (this.drivers.get(id) === driver) driver.abandon("STALE");
+      },
+      // Backstop: whatever a driver may have missed, its timers and attempts match its state again.
+      onKept: (_id, driver) => driver.kick(),
       onClaimed: (id) => this.adopt(id),
     });
   }
@@ -76,13 +80,13 @@ export class Engine {
     const { state, created } = newSaga(id, draft, now, actor);
     const decision = decide(state, { type: "advance" }, this.env(actor));
     const events = [created, ...decision.events];
-    const result = await this.opts.store.insertSaga(decision.state, events, hash, {
+    const inserted = await this.opts.store.insertSaga(decision.state, events, hash, {
       owner: this.opts.replicaId,
       until: now + this.opts.leaseTtlMs,
     });
-    if (!result.created) return this.existingForRequest(id, hash!);
+    if (!inserted) return this.existingForRequest(id, hash!);
     this.opts.bus.publish(id, decision.state.sequence);
-    this.startDriver(decision.state);
+    this.startDriver(decision.state, true);
     return decision.state;
   }
 
@@ -123,14 +127,15 @@ export class Engine {
         replica: this.opts.replicaId,
         now,
         until: now + this.opts.leaseTtlMs,
-        claim: needsDriving,
+        resting: !needsDriving,
       });
       if (!result.ok) continue;
       this.opts.bus.publish(id, decision.state.sequence);
       if (needsDriving && result.leaseOwner === this.opts.replicaId && !this.drivers.has(id)) {
-        const takenOver = loaded.leaseOwner !== null && loaded.leaseOwner !== this.opts.replicaId;
+        // Attempts RUNNING under another (or a released) lease were in flight on a replica that stopped.
+        const takenOver = loaded.leaseOwner !== this.opts.replicaId;
         const driver = this.startDriver(decision.state, !takenOver);
-        if (takenOver) void this.recover(driver);
+        if (driver && takenOver) void this.recover(driver);
       }
       return decision.state;
     }
@@ -162,6 +167,11 @@ export class Engine {
     this.drivers.get(id)?.refresh(sequence);
   }
 
+  /** Notifications may have been lost (the LISTEN connection dropped): reload every driven saga. */
+  refreshAll(): void {
+    for (const driver of this.drivers.values()) driver.refresh(Number.MAX_SAFE_INTEGER);
+  }
+
   /**
    * Graceful stop: claim nothing more, let attempts in flight finish for up to `graceMs`, then
    * abort the rest without recording them (they stay RUNNING and are recovered by whoever takes
@@ -169,7 +179,7 @@ export class Engine {
    */
   async stop(graceMs: number): Promise<void> {
     this.stopping = true;
-    await this.leases.stop();
+    await this.leases.stopPolling();
     const inFlight = [...this.drivers.values()].flatMap((d) => d.drain());
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
@@ -179,6 +189,11 @@ export class Engine {
     clearTimeout(timer);
     const ids = [...this.drivers.keys()];
     for (const driver of [...this.drivers.values()]) driver.abandon("SHUTDOWN");
+    await this.leases.stop();
+    await this.release(ids);
+  }
+
+  private async release(ids: string[]): Promise<void> {
     await this.opts.store.releaseLeases(this.opts.replicaId, ids).catch((err: unknown) => {
       this.opts.logger.warn({ err }, "could not release leases; they will expire");
     });
@@ -199,11 +214,14 @@ export class Engine {
   }
 
   private async adopt(id: string): Promise<void> {
-    if (this.drivers.has(id) || this.stopping) return;
+    if (this.drivers.has(id)) return;
     const loaded = await this.opts.store.loadSaga(id);
-    if (!loaded || loaded.leaseOwner !== this.opts.replicaId) return;
+    // An operator call on this replica may have started a driver while we loaded.
+    if (!loaded || loaded.leaseOwner !== this.opts.replicaId || this.drivers.has(id)) return;
+    const driver = this.startDriver(loaded.state, false);
+    if (!driver) return;
     this.opts.logger.info({ saga_id: id, saga_name: loaded.state.name }, "took over saga");
-    await this.recover(this.startDriver(loaded.state, false));
+    await this.recover(driver);
   }
 
   /** Records STEP_RECOVERED for attempts a stopped replica left in flight, then runs them again. */
@@ -216,7 +234,18 @@ export class Engine {
     driver.kick();
   }
 
-  private startDriver(state: SagaState, kick = true): SagaDriver {
+  /**
+   * Starts driving a saga whose lease this replica holds. At most one driver per saga; during
+   * shutdown (a create or operation that was already committing) the lease is released instead,
+   * so another replica takes the saga at once.
+   */
+  private startDriver(state: SagaState, kick: boolean): SagaDriver | null {
+    const existing = this.drivers.get(state.id);
+    if (existing) return existing;
+    if (this.stopping) {
+      void this.release([state.id]);
+      return null;
+    }
     const driver = new SagaDriver(state, {
       store: this.opts.store,
       bus: this.opts.bus,
@@ -225,7 +254,6 @@ export class Engine {
       random: this.opts.random ?? Math.random,
       logger: this.opts.logger,
       replicaId: this.opts.replicaId,
-      leaseTtlMs: this.opts.leaseTtlMs,
       limiter: this.limiter,
       onStop: (id) => {
         if (this.drivers.get(id) === driver) this.drivers.delete(id);

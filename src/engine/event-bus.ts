@@ -6,7 +6,6 @@
  */
 export class EventBus {
   private readonly listeners = new Map<string, Set<(sequence: number) => void>>();
-  private readonly wildcard = new Set<() => void>();
 
   /** Returns the unsubscribe function; callers must call it (watch handlers do in `finally`). */
   subscribe(sagaId: string, listener: (sequence: number) => void): () => void {
@@ -24,21 +23,15 @@ export class EventBus {
     };
   }
 
-  /** Called after the listen connection reconnects: notifications may have been missed. */
-  onWakeAll(listener: () => void): () => void {
-    this.wildcard.add(listener);
-    return () => this.wildcard.delete(listener);
-  }
-
   publish(sagaId: string, sequence: number): void {
     const set = this.listeners.get(sagaId);
     if (!set) return;
     for (const listener of [...set]) listener(sequence);
   }
 
+  /** After the LISTEN connection reconnects notifications may have been missed: wake everyone. */
   wakeAll(): void {
     for (const set of this.listeners.values()) for (const listener of [...set]) listener(Number.MAX_SAFE_INTEGER);
-    for (const listener of [...this.wildcard]) listener();
   }
 
   /** Open subscriptions; tests use it to prove aborted watches leave nothing behind. */

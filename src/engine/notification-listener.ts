@@ -33,7 +33,13 @@ export class NotificationListener {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.databaseUrl, application_name: "sagad-listen" });
+    const client = new pg.Client({
+      connectionString: this.databaseUrl,
+      application_name: "sagad-listen",
+      // A silently dropped network must be noticed, as the pool does.
+      keepAlive: true,
+      connectionTimeoutMillis: 10_000,
+    });
     client.on("notification", (msg) => {
       const payload = msg.payload ?? "";
       const colon = payload.lastIndexOf(":");
@@ -45,8 +51,13 @@ export class NotificationListener {
       this.scheduleReconnect(client);
     });
     client.on("end", () => this.scheduleReconnect(client));
-    await client.connect();
-    await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
     this.client = client;
     this.failures = 0;
   }

@@ -18,7 +18,6 @@ export interface DriverDeps {
   random: () => number;
   logger: Logger;
   replicaId: string;
-  leaseTtlMs: number;
   limiter: ConcurrencyLimiter;
   /** Called once when the driver stops (saga resting, lease lost, or shutdown). */
   onStop(id: string): void;
@@ -102,6 +101,17 @@ export class SagaDriver {
 
   private async apply(input: SagaInput, actor: string): Promise<SagaState> {
     if (this.stopped) throw new Error("saga driver stopped");
+    let reloaded = false;
+    try {
+      return await this.decideAndCommit(input, actor, () => (reloaded = true));
+    } finally {
+      // Whatever happened after a reload (no-op decision, refused operation, lost lease), the
+      // world must match the state we now hold, or steps RUNNING in Postgres would never run.
+      if (reloaded) this.reconcile();
+    }
+  }
+
+  private async decideAndCommit(input: SagaInput, actor: string, onReload: () => void): Promise<SagaState> {
     for (;;) {
       const before = this.state;
       const decision = decide(before, input, { now: this.deps.clock.now(), random: this.deps.random, actor });
@@ -116,23 +126,35 @@ export class SagaDriver {
       );
       if (result.ok) {
         this.state = decision.state;
+        if (this.log.isLevelEnabled("debug")) {
+          for (const event of decision.events) {
+            this.log.debug({ step: event.step, attempt: event.attempt, sequence: event.sequence, event: event.type, actor }, event.message);
+          }
+        }
+        if (resting) this.log.info({ status: this.state.status, error: this.state.error }, "saga is resting");
         this.deps.bus.publish(this.state.id, this.state.sequence);
         this.reconcile();
         return this.state;
       }
       await this.reload();
+      onReload();
       if (this.stopped) throw new Error("saga lease lost");
     }
   }
 
   private async reload(): Promise<void> {
     const loaded = await withTransientRetry(this.log, () => this.deps.store.loadSaga(this.state.id));
-    if (!loaded || loaded.leaseOwner !== this.deps.replicaId) {
+    if (!loaded) {
+      this.log.warn("saga was deleted while driven");
+      this.abandon("STALE");
+    } else if (RESTING_SAGA_STATUSES.has(loaded.state.status)) {
+      this.state = loaded.state; // an operator elsewhere put it to rest; reconcile stops the driver
+    } else if (loaded.leaseOwner !== this.deps.replicaId) {
       this.log.warn("lease lost; another replica drives this saga now");
       this.abandon("STALE");
-      return;
+    } else {
+      this.state = loaded.state;
     }
-    this.state = loaded.state;
   }
 
   /**

@@ -32,11 +32,6 @@ export function availableOutputs(saga: SagaState): Record<string, JsonObject> {
   return outputs;
 }
 
-/**
- * Runs one attempt of a step's action or compensation: renders its config, enforces the attempt
- * timeout through the abort signal, and turns whatever happens into a SagaInput. A timeout or
- * cancel reports the failure at once, without waiting for an action that ignores its signal.
- */
 export interface AttemptDeps {
   registry: ActionRegistry;
   clock: Clock;
@@ -44,6 +39,12 @@ export interface AttemptDeps {
   limiter: ConcurrencyLimiter;
 }
 
+/**
+ * Runs one attempt of a step's action or compensation: waits for a concurrency slot, renders its
+ * config, enforces the attempt timeout (from when the action starts, not from the queue) through
+ * the abort signal, and turns whatever happens into a SagaInput. A timeout or cancel reports the
+ * failure at once, without waiting for an action that ignores its signal.
+ */
 export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, phase: "action" | "compensate"): RunningAttempt {
   const { registry, clock, logger } = deps;
   const controller = new AbortController();
@@ -75,7 +76,6 @@ export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, 
     else if (cause === "CANCELLED") finish(failure("aborted: saga cancelled", "CANCELLED", false));
     else finish(null);
   };
-  if (spec.policy.timeoutMs > 0) cancelTimeout = clock.setTimer(spec.policy.timeoutMs, () => abort("TIMEOUT"));
 
   const stepLogger = logger.child({ step: step.name, attempt, phase });
   const execute = async (): Promise<SagaInput> => {
@@ -102,6 +102,12 @@ export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, 
       logger: stepLogger,
     };
     const release = await deps.limiter.acquire(controller.signal);
+    // Aborted before it began (a cancel reached a recovered attempt): the action is never called.
+    if (controller.signal.aborted) {
+      release();
+      return failure("aborted before it started", "ABORTED", true);
+    }
+    if (spec.policy.timeoutMs > 0) cancelTimeout = clock.setTimer(spec.policy.timeoutMs, () => abort("TIMEOUT"));
     try {
       const output = normalizeOutput(await action.run(ctx));
       return phase === "action"

@@ -14,7 +14,8 @@ export async function withTransientRetry<T>(log: Logger, fn: () => Promise<T>, b
       return await fn();
     } catch (err) {
       if (!isTransientPgError(err) || Date.now() - started > budgetMs) throw err;
-      const delay = Math.min(2_000, 50 * 2 ** attempt);
+      // Capped low: a restarted Postgres is back in well under a second, and sagas should be too.
+      const delay = Math.min(500, 50 * 2 ** attempt);
       log.warn({ err, attempt, delay }, "transient database error; retrying");
       await new Promise((resolve) => setTimeout(resolve, delay));
     }

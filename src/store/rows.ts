@@ -41,7 +41,6 @@ export interface SagaRow {
   cancel_requested: boolean;
   sequence: string | number;
   lease_owner: string | null;
-  lease_expires_at: Date | null;
   created_at: Date;
   updated_at: Date;
   completed_at: Date | null;

@@ -170,11 +170,14 @@ describe.each(PROTOCOLS)("WatchSaga over %s", (protocol) => {
     const full = await history(id);
     const end = full.length;
     expect(end).toBeGreaterThan(5);
-    for (let k = 0; k <= end + 2; k++) {
+    for (let k = 0; k <= end; k++) {
       const messages = await collectWatch(client, { id, afterSequence: BigInt(k) });
       expect(messages.every((m) => m.kind.case === "event"), "no snapshot when resuming").toBe(true);
       expect(eventsOf(messages), `after_sequence ${k}`).toEqual(full.slice(k));
     }
+    // A cursor past the saga's latest event cannot come from this saga: say so instead of waiting.
+    const beyond = await expectCode(collectWatch(client, { id, afterSequence: BigInt(end + 1) }), Code.OutOfRange);
+    expect(beyond.rawMessage).toContain(`beyond the saga's latest event ${end}`);
     await waitForNoListeners();
   });
 

@@ -23,7 +23,8 @@ CREATE TABLE sagas (
   -- Sequence of the last event; every write is fenced on it (optimistic concurrency).
   sequence         bigint      NOT NULL,
   lease_owner      text,
-  lease_expires_at timestamptz,
+  -- '-infinity' when nobody holds the lease, so "expired or free" is one index range.
+  lease_expires_at timestamptz NOT NULL,
   created_at       timestamptz NOT NULL,
   updated_at       timestamptz NOT NULL,
   completed_at     timestamptz
@@ -35,7 +36,7 @@ CREATE INDEX sagas_status_created_idx ON sagas (status, created_at DESC, id DESC
 CREATE INDEX sagas_name_created_idx ON sagas (name, created_at DESC, id DESC);
 CREATE INDEX sagas_labels_idx ON sagas USING gin (labels jsonb_path_ops);
 -- The claim query only ever looks at active sagas; keep that index small.
-CREATE INDEX sagas_claimable_idx ON sagas (lease_expires_at NULLS FIRST)
+CREATE INDEX sagas_claimable_idx ON sagas (lease_expires_at)
   WHERE status IN ('PENDING', 'RUNNING', 'COMPENSATING', 'CANCELLING');
 
 CREATE TABLE saga_steps (
