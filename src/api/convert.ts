@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs, type Duration } from "@bufbuild/protobuf/wkt";
-import type { JsonObject } from "@bufbuild/protobuf";
+import { sagaOutputs } from "../domain/outputs.js";
 import type { RetryPolicy as DomainRetryPolicy, SagaEvent as DomainEvent, SagaState, StepState } from "../domain/types.js";
 import type { RawCreateSaga, RawRetryPolicy, RawStepSpec } from "../domain/validate-saga.js";
 import {
@@ -23,18 +23,16 @@ import {
 
 /**
  * The one place protobuf messages become domain values and back. Enums travel into the domain as
- * names without their prefix; an unknown number becomes its decimal string, which validation
- * rejects with the field's path.
+ * their names (protoc-gen-es drops the prefix: BACKOFF_FIXED is Backoff.FIXED); UNSPECIFIED is "",
+ * and an unknown number becomes its decimal string, which validation rejects with the field's path.
  */
-
-function enumName(map: Record<number, string>, value: number, prefix: string): string {
+function enumName(names: Record<number, string | undefined>, value: number): string {
   if (value === 0) return "";
-  const name = map[value];
-  return name === undefined ? String(value) : name.slice(prefix.length);
+  return names[value] ?? String(value);
 }
 
-const backoffName = (value: Backoff) => enumName(Backoff as unknown as Record<number, string>, value, "");
-const failurePolicyName = (value: FailurePolicy) => enumName(FailurePolicy as unknown as Record<number, string>, value, "");
+const backoffName = (value: Backoff) => enumName(Backoff, value);
+const failurePolicyName = (value: FailurePolicy) => enumName(FailurePolicy, value);
 
 /** Duration → milliseconds (may be negative or fractional: validation judges it). */
 export function durationMs(d: Duration | undefined): number | null {
@@ -139,8 +137,6 @@ function stepToProto(step: StepState) {
 
 /** A saga for the wire; `withSteps: false` (ListSagas) leaves steps and outputs out. */
 export function sagaToProto(saga: SagaState, withSteps = true): Saga {
-  const outputs: Record<string, JsonObject> = {};
-  if (withSteps) for (const step of saga.steps) if (step.output !== null) outputs[step.name] = step.output;
   return create(SagaSchema, {
     id: saga.id,
     name: saga.name,
@@ -150,7 +146,7 @@ export function sagaToProto(saga: SagaState, withSteps = true): Saga {
     maxRetries: saga.maxRetries,
     error: saga.error ?? "",
     steps: withSteps ? saga.steps.map(stepToProto) : [],
-    outputs,
+    outputs: withSteps ? sagaOutputs(saga) : {},
     vars: saga.vars,
     definition: saga.definition,
     labels: saga.labels,

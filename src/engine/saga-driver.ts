@@ -50,10 +50,6 @@ export class SagaDriver {
     return this.state.id;
   }
 
-  get sequence(): number {
-    return this.state.sequence;
-  }
-
   /** Serialises `input` behind earlier ones; resolves with the saga as committed after it. */
   submit(input: SagaInput, actor = "engine"): Promise<SagaState> {
     const run = this.queue.then(() => this.apply(input, actor));

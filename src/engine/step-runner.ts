@@ -4,6 +4,7 @@ import type { ActionRegistry } from "../actions/registry.js";
 import type { ConcurrencyLimiter } from "./concurrency-limiter.js";
 import type { Clock } from "../domain/clock.js";
 import { DomainError } from "../domain/errors.js";
+import { sagaOutputs } from "../domain/outputs.js";
 import type { SagaInput } from "../domain/state-machine.js";
 import { renderTemplates } from "../domain/templates.js";
 import type { JsonObject, SagaState, StepState } from "../domain/types.js";
@@ -23,13 +24,6 @@ export interface RunningAttempt {
   abort(cause: AbortCause): void;
   /** The engine input reporting the outcome, or null when the result must be dropped (shutdown). */
   done: Promise<SagaInput | null>;
-}
-
-/** Outputs dependents can read: COMPLETED and SKIPPED steps (and compensated ones, for history). */
-export function availableOutputs(saga: SagaState): Record<string, JsonObject> {
-  const outputs: Record<string, JsonObject> = {};
-  for (const step of saga.steps) if (step.output !== null) outputs[step.name] = step.output;
-  return outputs;
 }
 
 export interface AttemptDeps {
@@ -81,9 +75,10 @@ export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, 
   const execute = async (): Promise<SagaInput> => {
     const action = registry.get(spec.action);
     if (!action) return failure(`action ${JSON.stringify(spec.action)} is not registered on this replica`, "UNKNOWN_ACTION", true);
+    const outputs = sagaOutputs(saga);
     let config: JsonObject;
     try {
-      config = renderTemplates(spec.config, { vars: saga.vars, outputs: availableOutputs(saga), saga: { id: saga.id, name: saga.name } });
+      config = renderTemplates(spec.config, { vars: saga.vars, outputs, saga: { id: saga.id, name: saga.name } });
     } catch (err) {
       if (err instanceof DomainError) return failure(err.message, "TEMPLATE_ERROR", false);
       throw err;
@@ -97,7 +92,7 @@ export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, 
       idempotencyKey: phase === "action" ? `${saga.id}/${step.name}` : `${saga.id}/${step.name}/compensate`,
       config,
       vars: saga.vars,
-      outputs: availableOutputs(saga),
+      outputs,
       signal: controller.signal,
       logger: stepLogger,
     };
