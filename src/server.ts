@@ -16,6 +16,9 @@ import { migrate } from "./store/migrate.js";
 import { createPool } from "./store/pool.js";
 import { SagaStore } from "./store/saga-store.js";
 
+/** For embedders: the action contract, so their own actions can run next to the built-ins. */
+export { ActionError, type Action, type ActionContext } from "./actions/action.js";
+
 /** Everything a sagad instance needs; main.ts derives it from the environment, tests build it. */
 export interface ServerOptions {
   databaseUrl: string;
