@@ -26,7 +26,10 @@ export async function* watchSaga(deps: SagaServiceDeps, req: WatchSagaRequest, s
   }
   let wake: (() => void) | null = null;
   let pending = false;
-  const unsubscribe = deps.bus.subscribe(id, () => {
+  let cursor = -1;
+  // A wake-up for events already sent (our own commit's NOTIFY echo) costs no query.
+  const unsubscribe = deps.bus.subscribe(id, (sequence) => {
+    if (sequence <= cursor) return;
     pending = true;
     wake?.();
   });
@@ -34,7 +37,6 @@ export async function* watchSaga(deps: SagaServiceDeps, req: WatchSagaRequest, s
   signal.addEventListener("abort", stop);
   deps.shutdownSignal.addEventListener("abort", stop);
   try {
-    let cursor: number;
     if (req.afterSequence === undefined) {
       const snapshot = await deps.engine.get(id);
       cursor = snapshot.sequence;
