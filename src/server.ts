@@ -141,6 +141,7 @@ export async function build(options: ServerOptions): Promise<Server> {
         shutdown.abort();
         await engine.stop(options.shutdownGraceMs);
         await http.close(1_000);
+        await engine.settled();
         await listener.close();
         await pool.end();
       })();

@@ -38,6 +38,8 @@ export class Engine {
   private readonly leases: LeaseKeeper<SagaDriver>;
   private readonly limiter: ConcurrencyLimiter;
   private stopping = false;
+  /** Lease releases of sagas committed while stopping; the pool must outlive them. */
+  private readonly releasing = new Set<Promise<void>>();
 
   constructor(private readonly opts: EngineOptions) {
     this.limiter = new ConcurrencyLimiter(opts.maxConcurrentSteps);
@@ -193,6 +195,11 @@ export class Engine {
     await this.release(ids);
   }
 
+  /** Waits for lease releases of calls that were still committing during stop(); call before closing the pool. */
+  async settled(): Promise<void> {
+    await Promise.all(this.releasing);
+  }
+
   private async release(ids: string[]): Promise<void> {
     await this.opts.store.releaseLeases(this.opts.replicaId, ids).catch((err: unknown) => {
       this.opts.logger.warn({ err }, "could not release leases; they will expire");
@@ -216,9 +223,10 @@ export class Engine {
   private async adopt(id: string): Promise<void> {
     if (this.drivers.has(id)) return;
     const loaded = await this.opts.store.loadSaga(id);
-    // An operator call on this replica may have started a driver while we loaded.
-    if (!loaded || loaded.leaseOwner !== this.opts.replicaId || this.drivers.has(id)) return;
-    const driver = this.startDriver(loaded.state, false);
+    if (!loaded || loaded.leaseOwner !== this.opts.replicaId) return;
+    // An operator call on this replica may have started a driver while we loaded: it found the
+    // lease already ours, so the recovery of the attempts left in flight is still ours to record.
+    const driver = this.drivers.get(id) ?? this.startDriver(loaded.state, false);
     if (!driver) return;
     this.opts.logger.info({ saga_id: id, saga_name: loaded.state.name }, "took over saga");
     await this.recover(driver);
@@ -243,7 +251,8 @@ export class Engine {
     const existing = this.drivers.get(state.id);
     if (existing) return existing;
     if (this.stopping) {
-      void this.release([state.id]);
+      const release = this.release([state.id]).finally(() => this.releasing.delete(release));
+      this.releasing.add(release);
       return null;
     }
     const driver = new SagaDriver(state, {
