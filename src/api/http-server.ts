@@ -48,7 +48,8 @@ export async function listen(
     if (closing) session.close();
   });
 
-  const server = net.createServer((socket) => {
+  // noDelay as http.createServer would set it: small RPC frames must not wait for Nagle.
+  const server = net.createServer({ noDelay: true, keepAlive: true }, (socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     // Socket errors (resets) are the client's business; without a listener they would crash us.
