@@ -27,6 +27,8 @@ export interface EmbeddedPostgresOptions {
    * crash lose data.
    */
   settings?: Readonly<Record<string, string>>;
+  /** A fixed 127.0.0.1 port, e.g. to restart on the same address; default a free one. */
+  port?: number;
 }
 
 const LOCK_FILE = "sagad.lock";
@@ -86,7 +88,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     let port = 0;
     for (let attempt = 1; server === undefined; attempt++) {
       await clearStalePostmaster(pgdata, log);
-      port = await freeLoopbackPort();
+      port = options.port ?? (await freeLoopbackPort());
       const candidate = new EmbeddedPostgres({ ...pgOptions, password, port });
       output.length = 0;
       try {
