@@ -14,6 +14,11 @@ import { requestHash, sagaIdFor } from "./saga-identity.js";
 import { ConcurrencyLimiter } from "./concurrency-limiter.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 
+/** Attempts that were running (action or compensation) when this state was committed. */
+function hasAttemptsInFlight(saga: SagaState): boolean {
+  return saga.steps.some((s) => s.status === "RUNNING" || (s.status === "COMPENSATING" && s.nextAttemptAt === null));
+}
+
 export interface EngineOptions {
   store: SagaStore;
   bus: EventBus;
@@ -134,8 +139,8 @@ export class Engine {
       if (!result.ok) continue;
       this.opts.bus.publish(id, decision.state.sequence);
       if (needsDriving && result.leaseOwner === this.opts.replicaId && !this.drivers.has(id)) {
-        // Attempts RUNNING under another (or a released) lease were in flight on a replica that stopped.
-        const takenOver = loaded.leaseOwner !== this.opts.replicaId;
+        // Attempts in flight under another (or a released) lease ran on a replica that stopped.
+        const takenOver = loaded.leaseOwner !== this.opts.replicaId && hasAttemptsInFlight(loaded.state);
         const driver = this.startDriver(decision.state, !takenOver);
         if (driver && takenOver) void this.recover(driver);
       }

@@ -1,8 +1,8 @@
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SagaStatus, StepStatus, type Saga, type SagaClient } from "../../src/client/index.js";
+import { EventType, SagaStatus, StepStatus, type Saga, type SagaClient } from "../../src/client/index.js";
 import { ONE_ATTEMPT, expectCode, ms } from "../helpers/rpc.js";
-import { callsFor } from "../helpers/saga-history.js";
+import { callsFor, eventsOfType, sagaHistory } from "../helpers/saga-history.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { createTestActions } from "../helpers/test-actions.js";
 import { waitForStatus } from "../helpers/wait.js";
@@ -60,6 +60,9 @@ describe("operator operations on a saga held in FAILED", () => {
     // retry_count is "attempts started so far": four were.
     expect(after.steps.find((s) => s.name === "b")!.retryCount).toBe(4);
     expect(callsFor(t.calls, id, "c")).toHaveLength(1);
+    // Reviving a resting saga takes its released lease, but nothing was in flight: no recovery.
+    const events = await sagaHistory(client, id);
+    expect(eventsOfType(events, EventType.STEP_RECOVERED)).toHaveLength(0);
   });
 
   it("RetryStep runs the failed step again with the new config", async () => {
