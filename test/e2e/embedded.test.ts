@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSagaClient, EventType, SagaStatus, StepStatus, type SagaClient } from "../../src/client/index.js";
 import { collectWatch, eventsOf, expectConsecutive } from "../helpers/rpc.js";
+import { waitUntil } from "../helpers/wait.js";
 import { describeOutput, spawnSagad, startSagad, type RunningSagad, type SagadProcess } from "../helpers/replica-process.js";
 
 /** First start runs initdb, which is slow on a busy machine. */
@@ -116,7 +117,53 @@ describe("embedded PostgreSQL (no DATABASE_URL)", () => {
     again.signal("SIGTERM");
     expect(await again.waitForExit(10_000), describeOutput(again)).toEqual({ code: 0, signal: null });
   }, 70_000);
+
+  it("on a terminal's Ctrl-C (SIGINT to its whole process group) drains with postgres still up, then stops it", async () => {
+    // Its own process group, like a foreground job in a shell; postgres must not be in it.
+    const sagad = await startSagad({ env: env(), unsetEnv: ["DATABASE_URL"], readyTimeoutMs: 60_000, detached: true });
+    processes.push(sagad);
+    const client = createSagaClient(sagad.url);
+    const { saga } = await client.createSaga({
+      name: "ctrl-c",
+      steps: [{ name: "slow", action: "sleep", config: { duration: "3s" } }],
+    });
+    const id = saga!.id;
+    await waitUntil(
+      async () => StepStatus[(await client.getSaga({ id })).saga!.steps[0]!.status] === "RUNNING",
+      "step slow RUNNING",
+    );
+    const postmaster = Number.parseInt(readFileSync(path.join(dataDir, "pgdata", "postmaster.pid"), "utf8"), 10);
+
+    process.kill(-sagad.pid, "SIGINT");
+    // sagad is draining (the step has ~2 s left); its postgres did not get the group's SIGINT.
+    await sleep(1_000);
+    expect(sagad.exitStatus(), describeOutput(sagad)).toBeNull();
+    expect(isAlive(postmaster), "postgres still running while sagad drains").toBe(true);
+
+    const status = await sagad.waitForExit(20_000);
+    expect(status, describeOutput(sagad)).toEqual({ code: 0, signal: null });
+    expect(sagad.stdout()).toContain("SIGINT, shutting down");
+    expect(existsSync(path.join(dataDir, "sagad.lock")), "lock file removed").toBe(false);
+    expect(existsSync(path.join(dataDir, "pgdata", "postmaster.pid")), "postgres shut down").toBe(false);
+
+    // The step that was in flight finished during the drain and was recorded.
+    const again = await start(60_000);
+    const done = (await createSagaClient(again.url).getSaga({ id })).saga!;
+    expect(SagaStatus[done.status]).toBe("COMPLETED");
+    expect(done.steps.map((s) => `${s.name}:${StepStatus[s.status]}`)).toEqual(["slow:COMPLETED"]);
+    again.signal("SIGTERM");
+    expect(await again.waitForExit(10_000), describeOutput(again)).toEqual({ code: 0, signal: null });
+  }, 120_000);
 });
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Stops (SIGINT: fast shutdown) a postmaster still running on `pgdata`, identified by its `-D` argument. */
 async function stopOrphanPostmaster(pgdata: string): Promise<void> {

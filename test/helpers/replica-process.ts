@@ -18,6 +18,11 @@ export interface SagadProcessOptions {
   unsetEnv?: string[];
   /** Command-line flags after `src/main.ts`. */
   args?: string[];
+  /**
+   * Run it as the leader of a new process group (and session), as a shell runs a foreground job,
+   * so a test can signal the whole group (`process.kill(-pid, …)`) as a terminal's Ctrl-C does.
+   */
+  detached?: boolean;
 }
 
 /** A sagad started as a real OS process: `node --import tsx src/main.ts`. */
@@ -66,6 +71,7 @@ export function spawnSagad(options: SagadProcessOptions = {}): SagadProcess {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...(options.args ?? [])], {
     cwd: PROJECT_ROOT,
     env,
+    detached: options.detached ?? false,
     stdio: ["ignore", "pipe", "pipe"],
   });
   if (child.pid === undefined) throw new Error("could not spawn sagad");

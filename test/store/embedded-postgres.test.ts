@@ -1,11 +1,13 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { existsSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEmbeddedPostgres } from "../../src/store/embedded-postgres.js";
+import { waitUntil } from "../helpers/wait.js";
 
 async function query(url: string, sql: string): Promise<unknown[]> {
   const client = new pg.Client(url);
@@ -92,5 +94,43 @@ describe("startEmbeddedPostgres", () => {
     } finally {
       await recovered.stop();
     }
+  });
+
+  it("stops its postgres when a Ctrl-C to the process group ends a process that does not handle SIGINT", async () => {
+    // Postgres is not in our process group, so the terminal's SIGINT reaches only the process;
+    // dying of it runs no exit hook, yet postgres must not be left running.
+    const dataDir = path.join(root, "interrupted");
+    const moduleUrl = new URL("../../src/store/embedded-postgres.ts", import.meta.url).href;
+    const script = `
+      import { startEmbeddedPostgres } from ${JSON.stringify(moduleUrl)};
+      await startEmbeddedPostgres({ dataDir: process.argv[1] });
+      console.log("ready");
+      setInterval(() => {}, 60_000);`;
+    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script, dataDir], {
+      detached: true,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    try {
+      const [chunk] = (await once(child.stdout, "data")) as [Buffer];
+      expect(chunk.toString()).toContain("ready");
+      const exited = once(child, "exit");
+      process.kill(-child.pid!, "SIGINT");
+      expect(await exited).toEqual([null, "SIGINT"]);
+      expect(existsSync(path.join(dataDir, "sagad.lock")), "lock file removed").toBe(false);
+      await waitUntil(() => !existsSync(path.join(dataDir, "pgdata", "postmaster.pid")), "postgres shut down", 15_000);
+    } catch (err) {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGKILL");
+        await once(child, "exit");
+      }
+      // Takes over (stops) a postgres that the failure left running.
+      await startEmbeddedPostgres({ dataDir }).then((pg) => pg.stop(), () => undefined);
+      throw err;
+    }
+    // Nothing left over: the next start needs no recovery.
+    const logged: string[] = [];
+    const next = await startEmbeddedPostgres({ dataDir, log: (msg) => logged.push(msg) });
+    await next.stop();
+    expect(logged.join("\n")).not.toMatch(/stale lock|left running/);
   });
 });
