@@ -117,7 +117,7 @@ export async function build(options: ServerOptions): Promise<Server> {
       interceptors: [errorInterceptor(logger)],
       readMaxBytes: options.maxRequestBytes,
     });
-    http = await listen(handler, { host: options.host, port: options.port });
+    http = await listen(handler, { host: options.host, port: options.port, maxRequestBytes: options.maxRequestBytes });
   } catch (err) {
     // A failed start (port taken, database gone) must not leave connections keeping the process alive.
     await listener.close();

@@ -34,10 +34,14 @@ const IDLE_SWEEP_MS = 50;
  */
 export async function listen(
   handler: RequestHandler,
-  options: { host: string; port: number },
+  options: { host: string; port: number; maxRequestBytes?: number },
 ): Promise<HttpServer> {
   const h1 = http.createServer(handler);
-  const h2 = http2.createServer(handler);
+  // nghttp2 caps what one session may buffer (default 10 MB) and kills the whole connection with
+  // ENHANCE_YOUR_CALM past it, failing every call on it. Leave room for the largest request we
+  // accept, so an oversized one gets its own RESOURCE_EXHAUSTED from Connect instead.
+  const maxSessionMemory = Math.max(10, 2 * Math.ceil((options.maxRequestBytes ?? 0) / (1 << 20)));
+  const h2 = http2.createServer({ maxSessionMemory }, handler);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.Http2Session>();
   let closing = false;

@@ -32,11 +32,15 @@ export function createSagaClient(baseUrl: string, options: SagaClientOptions = {
   const interceptors = [withHeaders, ...(options.interceptors ?? [])];
   const useBinaryFormat = options.binary ?? true;
   const httpVersion = options.httpVersion ?? "2";
+  // nghttp2 kills a whole HTTP/2 session (every call on it) once it buffers more than 10 MB; let
+  // the server's request limit (32 MiB by default) be what refuses an oversized request instead.
+  const nodeOptions = { maxSessionMemory: 80 };
+  const http = httpVersion === "2" ? ({ httpVersion, nodeOptions } as const) : ({ httpVersion } as const);
   const transport =
     options.protocol === "grpc"
-      ? createGrpcTransport({ baseUrl, interceptors })
+      ? createGrpcTransport({ baseUrl, interceptors, nodeOptions })
       : options.protocol === "grpc-web"
-        ? createGrpcWebTransport({ baseUrl, httpVersion, interceptors, useBinaryFormat })
-        : createConnectTransport({ baseUrl, httpVersion, interceptors, useBinaryFormat });
+        ? createGrpcWebTransport({ baseUrl, interceptors, useBinaryFormat, ...http })
+        : createConnectTransport({ baseUrl, interceptors, useBinaryFormat, ...http });
   return createClient(SagaService, transport);
 }
