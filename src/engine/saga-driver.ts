@@ -74,7 +74,7 @@ export class SagaDriver {
       .catch((err: unknown) => this.log.error({ err }, "reload after notification failed"));
   }
 
-  /** Stops without committing anything: the lease is gone or the replica is shutting down. */
+  /** Stops without committing anything: the saga rests, the lease is gone, or the replica is shutting down. */
   abandon(cause: AbortCause): void {
     if (this.stopped) return;
     this.stopped = true;
@@ -161,10 +161,8 @@ export class SagaDriver {
     if (this.stopped) return;
     const saga = this.state;
     if (RESTING_SAGA_STATUSES.has(saga.status)) {
-      this.stopped = true;
-      for (const timer of this.timers.values()) timer.cancel();
-      this.timers.clear();
-      this.deps.onStop(saga.id);
+      // Nothing of a resting saga runs; any attempt still registered has already settled.
+      this.abandon("STALE");
       return;
     }
     const wanted = new Set<string>();
