@@ -6,9 +6,7 @@ import { expectCode, ms } from "../helpers/rpc.js";
 import { callsFor, eventsOfType, sagaHistory, sagaStatusPath } from "../helpers/saga-history.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { createTestActions } from "../helpers/test-actions.js";
-import { waitForStatus, waitUntil } from "../helpers/wait.js";
-
-const RESTING = [SagaStatus.COMPLETED, SagaStatus.FAILED, SagaStatus.COMPENSATED, SagaStatus.COMPENSATION_FAILED, SagaStatus.CANCELLED];
+import { RESTING, waitForStatus, waitUntil } from "../helpers/wait.js";
 
 describe("CancelSaga", () => {
   const t = createTestActions();

@@ -3,9 +3,8 @@ import { EventType, FailurePolicy, SagaStatus, StepStatus, type SagaClient } fro
 import { callsFor, eventsOfType, overlapMs, sagaHistory, sagaStatusPath } from "../helpers/saga-history.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { createTestActions } from "../helpers/test-actions.js";
-import { waitForStatus } from "../helpers/wait.js";
+import { RESTING, waitForStatus } from "../helpers/wait.js";
 
-const RESTING = [SagaStatus.COMPLETED, SagaStatus.FAILED, SagaStatus.COMPENSATED, SagaStatus.COMPENSATION_FAILED, SagaStatus.CANCELLED];
 /** How long each branch compensation takes; long enough that serial and parallel differ clearly. */
 const UNDO_MS = 250;
 

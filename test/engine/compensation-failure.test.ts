@@ -5,9 +5,7 @@ import { ms } from "../helpers/rpc.js";
 import { callsFor, eventsOfType, sagaHistory } from "../helpers/saga-history.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { createTestActions } from "../helpers/test-actions.js";
-import { waitForStatus } from "../helpers/wait.js";
-
-const RESTING = [SagaStatus.COMPLETED, SagaStatus.FAILED, SagaStatus.COMPENSATED, SagaStatus.COMPENSATION_FAILED, SagaStatus.CANCELLED];
+import { RESTING, waitForStatus } from "../helpers/wait.js";
 
 describe("a compensation that fails for good", () => {
   const t = createTestActions();

@@ -5,7 +5,7 @@ import { ONE_ATTEMPT, expectCode, ms } from "../helpers/rpc.js";
 import { callsFor, eventsOfType, sagaHistory } from "../helpers/saga-history.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { createTestActions } from "../helpers/test-actions.js";
-import { waitForStatus } from "../helpers/wait.js";
+import { RESTING, waitForStatus } from "../helpers/wait.js";
 
 const stepStatus = (saga: Saga, name: string) => StepStatus[saga.steps.find((s) => s.name === name)!.status];
 
@@ -15,8 +15,6 @@ async function heldFailed(client: SagaClient, id: string): Promise<Saga> {
   expect(SagaStatus[saga.status]).toBe("FAILED");
   return saga;
 }
-
-const RESTING = [SagaStatus.COMPLETED, SagaStatus.FAILED, SagaStatus.COMPENSATED, SagaStatus.COMPENSATION_FAILED, SagaStatus.CANCELLED];
 
 describe("operator operations on a saga held in FAILED", () => {
   const t = createTestActions();

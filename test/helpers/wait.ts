@@ -1,5 +1,8 @@
 import { SagaStatus, type Saga, type SagaClient } from "../../src/client/index.js";
 
+/** Statuses in which a saga rests (waits for an operator, or is done). */
+export const RESTING = [SagaStatus.COMPLETED, SagaStatus.FAILED, SagaStatus.COMPENSATED, SagaStatus.COMPENSATION_FAILED, SagaStatus.CANCELLED];
+
 /**
  * Waits (via GetSaga polling every 20 ms, independent of WatchSaga) until the saga has one of
  * `statuses`; fails with the last seen status after `timeoutMs`.
