@@ -33,7 +33,19 @@ export interface Config {
   /** How long shutdown waits for running steps and open streams before cutting them off. */
   readonly shutdownGraceMs: number;
   readonly logLevel: LogLevel;
+  /** `auto` is pretty on a terminal and JSON otherwise. */
+  readonly logFormat: LogFormat;
+  /** Serve GET /metrics on this port too (on {@link host}); undefined: only on the main port. */
+  readonly metricsPort: number | undefined;
+  /** Consecutive failed calls of an action (per host for http) that open its breaker; 0 disables breakers. */
+  readonly breakerFailures: number;
+  /** How long an open breaker waits before it lets one probe call through. */
+  readonly breakerOpenMs: number;
 }
+
+/** How log lines are written. */
+export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 interface Setting {
   readonly flag: string;
@@ -99,6 +111,22 @@ const SETTINGS = {
     flag: "--log-level", env: "SAGAD_LOG_LEVEL", arg: "<level>", default: "info",
     help: LOG_LEVELS.join(", "),
   },
+  logFormat: {
+    flag: "--log-format", env: "SAGAD_LOG_FORMAT", arg: "<format>", default: "auto",
+    help: "auto (pretty on a terminal, JSON otherwise), json or pretty",
+  },
+  metricsPort: {
+    flag: "--metrics-port", env: "SAGAD_METRICS_PORT", arg: "<port>", defaultHelp: "unset: only on --port",
+    help: "also serve GET /metrics on this port, e.g. to keep it off the API's network",
+  },
+  breakerFailures: {
+    flag: "--breaker-failures", env: "SAGAD_BREAKER_FAILURES", arg: "<n>", default: "5",
+    help: "consecutive failed calls that open an action's circuit breaker (0: no breakers)",
+  },
+  breakerOpenMs: {
+    flag: "--breaker-open-ms", env: "SAGAD_BREAKER_OPEN_MS", arg: "<ms>", default: "10000",
+    help: "how long an open breaker waits before it lets one probe call through",
+  },
 } as const satisfies Record<string, Setting>;
 
 type Key = keyof typeof SETTINGS;
@@ -160,6 +188,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): Con
     maxConcurrentSteps: int("maxConcurrentSteps", 1),
     shutdownGraceMs: int("shutdownGraceMs", 0),
     logLevel: logLevel(read("logLevel") as Raw),
+    logFormat: oneOf(read("logFormat") as Raw, LOG_FORMATS),
+    metricsPort: read("metricsPort") === undefined ? undefined : int("metricsPort", 0, 65535),
+    breakerFailures: int("breakerFailures", 0),
+    breakerOpenMs: int("breakerOpenMs", 10),
   });
 }
 
@@ -205,9 +237,13 @@ function databaseUrl(raw: Raw | undefined): string | undefined {
 }
 
 function logLevel(raw: Raw): LogLevel {
-  const level = LOG_LEVELS.find((l) => l === raw.value);
-  if (level === undefined) {
-    throw new Error(`${raw.name} must be one of ${LOG_LEVELS.join(", ")}, got "${raw.value}"`);
+  return oneOf(raw, LOG_LEVELS);
+}
+
+function oneOf<T extends string>(raw: Raw, values: readonly T[]): T {
+  const value = values.find((v) => v === raw.value);
+  if (value === undefined) {
+    throw new Error(`${raw.name} must be one of ${values.join(", ")}, got "${raw.value}"`);
   }
-  return level;
+  return value;
 }

@@ -19,6 +19,10 @@ describe("loadConfig", () => {
       maxConcurrentSteps: 1_000,
       shutdownGraceMs: 10_000,
       logLevel: "info",
+      logFormat: "auto",
+      metricsPort: undefined,
+      breakerFailures: 5,
+      breakerOpenMs: 10_000,
     });
     expect(config.replicaId).toMatch(new RegExp(`-${process.pid}-[0-9a-f]{4}$`));
     expect(Object.isFrozen(config)).toBe(true);
@@ -44,6 +48,10 @@ describe("loadConfig", () => {
         SAGAD_MAX_CONCURRENT_STEPS: "5",
         SAGAD_SHUTDOWN_GRACE_MS: "0",
         SAGAD_LOG_LEVEL: "debug",
+        SAGAD_LOG_FORMAT: "json",
+        SAGAD_METRICS_PORT: "9464",
+        SAGAD_BREAKER_FAILURES: "0",
+        SAGAD_BREAKER_OPEN_MS: "2500",
       },
       [],
     );
@@ -62,6 +70,10 @@ describe("loadConfig", () => {
       maxConcurrentSteps: 5,
       shutdownGraceMs: 0,
       logLevel: "debug",
+      logFormat: "json",
+      metricsPort: 9464,
+      breakerFailures: 0,
+      breakerOpenMs: 2500,
     });
   });
 

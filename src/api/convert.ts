@@ -173,6 +173,7 @@ export function eventToProto(event: DomainEvent): SagaEvent {
     output: event.output ?? undefined,
     nextAttemptTime: ts(event.nextAttemptAt),
     actor: event.actor,
+    tokenName: event.tokenName ?? "",
     message: event.message,
   });
 }

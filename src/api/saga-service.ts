@@ -1,4 +1,4 @@
-import type { ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { ActionRegistry } from "../actions/registry.js";
 import { invalidArgument } from "../domain/errors.js";
@@ -16,6 +16,7 @@ import type { SagaStore } from "../store/saga-store.js";
 import type pg from "pg";
 import { rawCreateSaga, sagaStatusFromProto, sagaToProto } from "./convert.js";
 import { checkJsonObject, checkText, requireSagaId, requireStepName } from "./request-checks.js";
+import { principalKey } from "./principal.js";
 import { watchSaga } from "./watch-saga.js";
 
 export interface SagaServiceDeps {
@@ -39,13 +40,14 @@ const MAX_PAGE_SIZE = 1000;
  */
 export function createSagaService(deps: SagaServiceDeps): ServiceImpl<typeof SagaService> {
   const { engine, limits } = deps;
-  const operate = async (id: string, input: SagaInput, actor: string) =>
-    ({ saga: sagaToProto(await engine.operate(requireSagaId(id), input, actor)) });
+  const operate = async (id: string, input: SagaInput, actor: string, context: HandlerContext) => ({
+    saga: sagaToProto(await engine.operate(requireSagaId(id), input, actor, tokenName(context))),
+  });
 
   return {
-    async createSaga(req) {
+    async createSaga(req, context) {
       const draft = validateCreateSaga(rawCreateSaga(req), limits, (name) => deps.registry.has(name));
-      return { saga: sagaToProto(await engine.create(draft)) };
+      return { saga: sagaToProto(await engine.create(draft, tokenName(context))) };
     },
 
     async getSaga(req) {
@@ -68,13 +70,14 @@ export function createSagaService(deps: SagaServiceDeps): ServiceImpl<typeof Sag
       return { id };
     },
 
-    retrySaga: (req) => operate(req.id, { type: "retrySaga" }, "RetrySaga"),
+    retrySaga: (req, context) => operate(req.id, { type: "retrySaga" }, "RetrySaga", context),
 
-    rollbackSaga: (req) => operate(req.id, { type: "rollback" }, "RollbackSaga"),
+    rollbackSaga: (req, context) => operate(req.id, { type: "rollback" }, "RollbackSaga", context),
 
-    cancelSaga: (req) => operate(req.id, { type: "cancel", reason: checkText(req.reason, "reason", 1000) }, "CancelSaga"),
+    cancelSaga: (req, context) =>
+      operate(req.id, { type: "cancel", reason: checkText(req.reason, "reason", 1000) }, "CancelSaga", context),
 
-    async retryStep(req) {
+    async retryStep(req, context) {
       const id = requireSagaId(req.id);
       const step = requireStepName(req.step);
       let config = null;
@@ -86,16 +89,24 @@ export function createSagaService(deps: SagaServiceDeps): ServiceImpl<typeof Sag
         }
         config = req.config;
       }
-      return operate(id, { type: "retryStep", step, config }, "RetryStep");
+      return operate(id, { type: "retryStep", step, config }, "RetryStep", context);
     },
 
-    async skipStep(req) {
+    async skipStep(req, context) {
       const output = checkJsonObject(req.output ?? {}, "output", limits.maxConfigBytes, limits.maxJsonDepth);
-      return operate(req.id, { type: "skipStep", step: requireStepName(req.step), output }, "SkipStep");
+      return operate(req.id, { type: "skipStep", step: requireStepName(req.step), output }, "SkipStep", context);
     },
 
     watchSaga(req, context) {
       return watchSaga(deps, req, context.signal);
     },
+
+    listCircuits() {
+      throw new ConnectError("ListCircuits is not built yet", Code.Unimplemented);
+    },
   };
+}
+
+function tokenName(context: HandlerContext): string | null {
+  return context.values.get(principalKey)?.tokenName ?? null;
 }

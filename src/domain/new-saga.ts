@@ -6,7 +6,13 @@ import type { ValidatedSaga } from "./validate-saga.js";
  * `advance` input on it before inserting, so a saga is created and its first steps started in one
  * commit.
  */
-export function newSaga(id: string, draft: ValidatedSaga, now: number, actor: string): { state: SagaState; created: SagaEvent } {
+export function newSaga(
+  id: string,
+  draft: ValidatedSaga,
+  now: number,
+  actor: string,
+  tokenName: string | null = null,
+): { state: SagaState; created: SagaEvent } {
   const state: SagaState = {
     id,
     name: draft.name,
@@ -51,6 +57,7 @@ export function newSaga(id: string, draft: ValidatedSaga, now: number, actor: st
     output: null,
     nextAttemptAt: null,
     actor,
+    tokenName,
     message: `saga ${draft.name} created with ${draft.steps.length} steps`,
   };
   return { state, created };

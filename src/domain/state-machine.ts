@@ -31,6 +31,8 @@ export interface DecideEnv {
   random: () => number;
   /** Recorded on every event: "engine" or the operator operation. */
   actor: string;
+  /** The API token behind an operator operation, recorded on its events; null or absent for the engine. */
+  tokenName?: string | null;
 }
 
 /** The new state plus what to persist: the events (sequenced) and which step rows changed. */
@@ -435,6 +437,7 @@ class Transition {
       output: extra.output ?? null,
       nextAttemptAt: extra.nextAttemptAt ?? null,
       actor: this.env.actor,
+      tokenName: this.env.tokenName ?? null,
       message: extra.message ?? "",
     });
   }

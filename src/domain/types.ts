@@ -134,6 +134,7 @@ export const EVENT_TYPES = [
   "COMPENSATION_FAILED",
   "STEP_CANCELLED",
   "STEP_RECOVERED",
+  "STEP_DEFERRED",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -151,5 +152,7 @@ export interface SagaEvent {
   output: JsonObject | null;
   nextAttemptAt: number | null;
   actor: string;
+  /** The API token (its name, never its secret) whose request caused the event; null for the engine. */
+  tokenName: string | null;
   message: string;
 }

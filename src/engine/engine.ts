@@ -8,6 +8,7 @@ import { assertOperationAllowed, type Operation } from "../domain/transitions.js
 import { RESTING_SAGA_STATUSES, type SagaState } from "../domain/types.js";
 import type { ValidatedSaga } from "../domain/validate-saga.js";
 import type { SagaStore } from "../store/saga-store.js";
+import { NO_OBSERVER, type EngineObserver } from "./engine-observer.js";
 import type { EventBus } from "./event-bus.js";
 import { SagaDriver } from "./saga-driver.js";
 import { requestHash, sagaIdFor } from "./saga-identity.js";
@@ -31,6 +32,8 @@ export interface EngineOptions {
   /** Most actions running at once on this replica. */
   maxConcurrentSteps: number;
   random?: () => number;
+  /** Told about commits and attempts (metrics); nobody by default. */
+  observer?: EngineObserver;
 }
 
 /**
@@ -42,12 +45,14 @@ export class Engine {
   private readonly drivers = new Map<string, SagaDriver>();
   private readonly leases: LeaseKeeper<SagaDriver>;
   private readonly limiter: ConcurrencyLimiter;
+  private readonly observer: EngineObserver;
   private stopping = false;
   /** Lease releases of sagas committed while stopping; the pool must outlive them. */
   private readonly releasing = new Set<Promise<void>>();
 
   constructor(private readonly opts: EngineOptions) {
     this.limiter = new ConcurrencyLimiter(opts.maxConcurrentSteps);
+    this.observer = opts.observer ?? NO_OBSERVER;
     this.leases = new LeaseKeeper({
       store: opts.store,
       clock: opts.clock,
@@ -79,19 +84,21 @@ export class Engine {
    * fast path). A repeated request id returns the existing saga, or ALREADY_EXISTS if the request
    * differs.
    */
-  async create(draft: ValidatedSaga, actor = "CreateSaga"): Promise<SagaState> {
+  async create(draft: ValidatedSaga, tokenName: string | null = null): Promise<SagaState> {
+    const actor = "CreateSaga";
     this.assertRunning();
     const id = sagaIdFor(draft.requestId);
     const hash = draft.requestId === null ? null : requestHash(draft);
     const now = this.opts.clock.now();
-    const { state, created } = newSaga(id, draft, now, actor);
-    const decision = decide(state, { type: "advance" }, this.env(actor));
+    const { state, created } = newSaga(id, draft, now, actor, tokenName);
+    const decision = decide(state, { type: "advance" }, this.env(actor, tokenName));
     const events = [created, ...decision.events];
     const inserted = await this.opts.store.insertSaga(decision.state, events, hash, {
       owner: this.opts.replicaId,
       until: now + this.opts.leaseTtlMs,
     });
     if (!inserted) return this.existingForRequest(id, hash!);
+    this.observer.committed(decision.state, events);
     this.opts.bus.publish(id, decision.state.sequence);
     this.startDriver(decision.state, true);
     return decision.state;
@@ -111,12 +118,12 @@ export class Engine {
    * takes the lease and drives it. The replica holding a lease learns of the change through
    * LISTEN/NOTIFY.
    */
-  async operate(id: string, input: SagaInput, actor: string): Promise<SagaState> {
+  async operate(id: string, input: SagaInput, actor: string, tokenName: string | null = null): Promise<SagaState> {
     this.assertRunning();
     const local = this.drivers.get(id);
     if (local) {
       try {
-        return await local.submit(input, actor);
+        return await local.submit(input, actor, tokenName);
       } catch (err) {
         if (err instanceof DomainError) throw err;
         // The driver stopped under us (lease lost): fall through to the stored state.
@@ -125,7 +132,7 @@ export class Engine {
     for (let tries = 0; tries < 20; tries++) {
       const loaded = await this.opts.store.loadSaga(id);
       if (!loaded) throw notFound("saga", id);
-      const decision = decide(loaded.state, input, this.env(actor));
+      const decision = decide(loaded.state, input, this.env(actor, tokenName));
       if (decision.events.length === 0) return loaded.state;
       const needsDriving = !RESTING_SAGA_STATUSES.has(decision.state.status);
       const now = this.opts.clock.now();
@@ -137,6 +144,7 @@ export class Engine {
         resting: !needsDriving,
       });
       if (!result.ok) continue;
+      this.observer.committed(decision.state, decision.events);
       this.opts.bus.publish(id, decision.state.sequence);
       if (needsDriving && result.leaseOwner === this.opts.replicaId && !this.drivers.has(id)) {
         // Attempts in flight under another (or a released) lease ran on a replica that stopped.
@@ -269,6 +277,7 @@ export class Engine {
       logger: this.opts.logger,
       replicaId: this.opts.replicaId,
       limiter: this.limiter,
+      observer: this.observer,
       onStop: (id) => {
         if (this.drivers.get(id) === driver) this.drivers.delete(id);
       },
@@ -278,8 +287,8 @@ export class Engine {
     return driver;
   }
 
-  private env(actor: string) {
-    return { now: this.opts.clock.now(), random: this.opts.random ?? Math.random, actor };
+  private env(actor: string, tokenName: string | null) {
+    return { now: this.opts.clock.now(), random: this.opts.random ?? Math.random, actor, tokenName };
   }
 
   private assertRunning(): void {

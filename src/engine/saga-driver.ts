@@ -5,6 +5,7 @@ import { decide, type SagaInput } from "../domain/state-machine.js";
 import { RESTING_SAGA_STATUSES, type SagaState } from "../domain/types.js";
 import type { SagaStore } from "../store/saga-store.js";
 import type { ConcurrencyLimiter } from "./concurrency-limiter.js";
+import type { EngineObserver } from "./engine-observer.js";
 import type { EventBus } from "./event-bus.js";
 import { runAttempt, type AbortCause, type RunningAttempt } from "./step-runner.js";
 import { withTransientRetry } from "./transient-retry.js";
@@ -19,6 +20,7 @@ export interface DriverDeps {
   logger: Logger;
   replicaId: string;
   limiter: ConcurrencyLimiter;
+  observer: EngineObserver;
   /** Called once when the driver stops (saga resting, lease lost, or shutdown). */
   onStop(id: string): void;
 }
@@ -51,8 +53,8 @@ export class SagaDriver {
   }
 
   /** Serialises `input` behind earlier ones; resolves with the saga as committed after it. */
-  submit(input: SagaInput, actor = "engine"): Promise<SagaState> {
-    const run = this.queue.then(() => this.apply(input, actor));
+  submit(input: SagaInput, actor = "engine", tokenName: string | null = null): Promise<SagaState> {
+    const run = this.queue.then(() => this.apply(input, actor, tokenName));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -95,11 +97,11 @@ export class SagaDriver {
     return [...this.recorded];
   }
 
-  private async apply(input: SagaInput, actor: string): Promise<SagaState> {
+  private async apply(input: SagaInput, actor: string, tokenName: string | null): Promise<SagaState> {
     if (this.stopped) throw new Error("saga driver stopped");
     let reloaded = false;
     try {
-      return await this.decideAndCommit(input, actor, () => (reloaded = true));
+      return await this.decideAndCommit(input, actor, tokenName, () => (reloaded = true));
     } finally {
       // Whatever happened after a reload (no-op decision, refused operation, lost lease), the
       // world must match the state we now hold, or steps RUNNING in Postgres would never run.
@@ -107,10 +109,15 @@ export class SagaDriver {
     }
   }
 
-  private async decideAndCommit(input: SagaInput, actor: string, onReload: () => void): Promise<SagaState> {
+  private async decideAndCommit(
+    input: SagaInput,
+    actor: string,
+    tokenName: string | null,
+    onReload: () => void,
+  ): Promise<SagaState> {
     for (;;) {
       const before = this.state;
-      const decision = decide(before, input, { now: this.deps.clock.now(), random: this.deps.random, actor });
+      const decision = decide(before, input, { now: this.deps.clock.now(), random: this.deps.random, actor, tokenName });
       if (decision.events.length === 0) return before;
       const resting = RESTING_SAGA_STATUSES.has(decision.state.status);
       const result = await withTransientRetry(this.log, () =>
@@ -122,6 +129,7 @@ export class SagaDriver {
       );
       if (result.ok) {
         this.state = decision.state;
+        this.deps.observer.committed(this.state, decision.events);
         if (this.log.isLevelEnabled("debug")) {
           for (const event of decision.events) {
             this.log.debug({ step: event.step, attempt: event.attempt, sequence: event.sequence, event: event.type, actor }, event.message);

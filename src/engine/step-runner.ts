@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { toActionFailure, normalizeOutput, type ActionContext } from "../actions/action.js";
 import type { ActionRegistry } from "../actions/registry.js";
 import type { ConcurrencyLimiter } from "./concurrency-limiter.js";
+import type { AttemptOutcome, EngineObserver } from "./engine-observer.js";
 import type { Clock } from "../domain/clock.js";
 import { DomainError } from "../domain/errors.js";
 import { sagaOutputs } from "../domain/outputs.js";
@@ -31,6 +32,7 @@ export interface AttemptDeps {
   clock: Clock;
   logger: Logger;
   limiter: ConcurrencyLimiter;
+  observer: EngineObserver;
 }
 
 /**
@@ -103,16 +105,22 @@ export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, 
       return failure("aborted before it started", "ABORTED", true);
     }
     if (spec.policy.timeoutMs > 0) cancelTimeout = clock.setTimer(spec.policy.timeoutMs, () => abort("TIMEOUT"));
+    const startedAt = clock.now();
+    let outcome: AttemptOutcome = "failed";
     try {
       const output = normalizeOutput(await action.run(ctx));
+      outcome = "succeeded";
       return phase === "action"
         ? { type: "stepSucceeded", step: step.name, attempt, output }
         : { type: "compensationSucceeded", step: step.name, attempt };
     } catch (err) {
       const f = toActionFailure(err, controller.signal);
+      const cause = controller.signal.reason instanceof AttemptAbort ? controller.signal.reason.reason : null;
+      outcome = cause === "TIMEOUT" ? "timed_out" : cause === null ? "failed" : "cancelled";
       return failure(f.message, f.kind, f.retryable);
     } finally {
       release();
+      deps.observer.attemptFinished(spec.action, phase, outcome, clock.now() - startedAt);
     }
   };
   execute().then(finish, (err: unknown) => finish(failure(String(err), "ERROR", true)));

@@ -138,7 +138,8 @@ export function eventRowJson(event: SagaEvent): Record<string, unknown> {
 }
 
 export function eventFromRow(row: { sequence: string | number; type: string; at: Date; body: Omit<SagaEvent, "sequence" | "type" | "at"> }): SagaEvent {
-  return { ...row.body, sequence: Number(row.sequence), type: row.type as SagaEvent["type"], at: row.at.getTime() };
+  // Events written before tokens existed have no tokenName in their body.
+  return { ...row.body, tokenName: row.body.tokenName ?? null, sequence: Number(row.sequence), type: row.type as SagaEvent["type"], at: row.at.getTime() };
 }
 
 export const toIso = iso;
