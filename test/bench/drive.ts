@@ -1,0 +1,94 @@
+import { EventType, SagaStatus, type SagaClient, type SagaEvent } from "../../src/client/index.js";
+
+const RESTING = new Set<SagaStatus>([
+  SagaStatus.COMPLETED,
+  SagaStatus.FAILED,
+  SagaStatus.COMPENSATED,
+  SagaStatus.COMPENSATION_FAILED,
+  SagaStatus.CANCELLED,
+]);
+
+export type Shape = "sequential" | "parallel";
+
+export interface DriveOptions {
+  count: number;
+  steps: number;
+  concurrency: number;
+  shape: Shape;
+  /** Distinguishes sagas of different rounds in the table. */
+  label: string;
+}
+
+export interface DriveResult {
+  elapsedMs: number;
+  /** CreateSaga sent → resting status received on the watch stream, per saga. */
+  latenciesMs: number[];
+  /** Dependency STEP_COMPLETED → dependent STEP_STARTED, from the events' commit times. */
+  dispatchMs: number[];
+  notCompleted: number;
+}
+
+/**
+ * Runs sagas of noop steps the way a caller would: CreateSaga, then WatchSaga from the sequence
+ * the create returned until the saga rests. `concurrency` workers keep that many sagas in flight.
+ */
+export async function driveSagas(client: SagaClient, options: DriveOptions): Promise<DriveResult> {
+  const latenciesMs: number[] = [];
+  const dispatchMs: number[] = [];
+  let notCompleted = 0;
+  let next = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (next < options.count) {
+      const i = next++;
+      const t0 = performance.now();
+      const { saga } = await client.createSaga({
+        name: `bench-${options.label}`,
+        labels: { bench: options.label },
+        steps: stepSpecs(options.steps, options.shape, i),
+      });
+      let status = saga!.status;
+      const events: SagaEvent[] = [];
+      if (!RESTING.has(status)) {
+        for await (const res of client.watchSaga({ id: saga!.id, afterSequence: saga!.sequence })) {
+          if (res.kind.case !== "event") continue;
+          events.push(res.kind.value);
+          status = res.kind.value.sagaStatus;
+          if (RESTING.has(status)) break;
+        }
+      }
+      latenciesMs.push(performance.now() - t0);
+      if (status !== SagaStatus.COMPLETED) notCompleted++;
+      if (options.shape === "sequential") dispatchMs.push(...dispatchGaps(events));
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  return { elapsedMs: performance.now() - started, latenciesMs, dispatchMs, notCompleted };
+}
+
+function stepSpecs(steps: number, shape: Shape, i: number) {
+  return Array.from({ length: steps }, (_, s) => ({
+    name: `s${s + 1}`,
+    action: "noop",
+    config: { i },
+    dependsOn: shape === "sequential" && s > 0 ? [`s${s}`] : [],
+  }));
+}
+
+/** For a chain s1 → s2 → …: time from s(n) completing to s(n+1) starting. */
+function dispatchGaps(events: readonly SagaEvent[]): number[] {
+  const completedAt = new Map<string, number>();
+  const gaps: number[] = [];
+  for (const e of events) {
+    if (e.type === EventType.STEP_COMPLETED) completedAt.set(e.step, ms(e));
+    if (e.type === EventType.STEP_STARTED) {
+      const previous = completedAt.get(`s${Number(e.step.slice(1)) - 1}`);
+      if (previous !== undefined) gaps.push(ms(e) - previous);
+    }
+  }
+  return gaps;
+}
+
+export function ms(event: SagaEvent): number {
+  return Number(event.time!.seconds) * 1000 + event.time!.nanos / 1e6;
+}

@@ -1,0 +1,109 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import pg from "pg";
+import { startEmbeddedPostgres } from "../../src/store/embedded-postgres.js";
+import { PROJECT_ROOT, startSagad, type RunningSagad } from "../helpers/replica-process.js";
+
+const run = promisify(execFile);
+
+/** The database a benchmark runs on: a scratch database of its own, dropped (or stopped) at the end. */
+export interface BenchDatabase {
+  readonly url: string;
+  readonly kind: "external" | "embedded";
+  /** Whether pg_stat_statements can be read in this database. */
+  readonly statementStats: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * With DATABASE_URL: a fresh database on that server (so pg_stat_database counts only our work).
+ * Without: an embedded PostgreSQL in a temporary directory, with pg_stat_statements loaded.
+ */
+export async function openBenchDatabase(): Promise<BenchDatabase> {
+  const adminUrl = process.env.DATABASE_URL;
+  if (adminUrl) {
+    const name = `sagad_bench_${Date.now()}_${process.pid}`;
+    await withClient(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    return {
+      url: url.href,
+      kind: "external",
+      statementStats: await tryEnableStatementStats(url.href),
+      close: () => withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+    };
+  }
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "sagad-bench-"));
+  const embedded = await startEmbeddedPostgres({ dataDir, settings: { shared_preload_libraries: "pg_stat_statements" } });
+  return {
+    url: embedded.databaseUrl,
+    kind: "embedded",
+    statementStats: await tryEnableStatementStats(embedded.databaseUrl),
+    async close() {
+      await embedded.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function tryEnableStatementStats(url: string): Promise<boolean> {
+  try {
+    await withClient(url, async (c) => {
+      await c.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+      await c.query("SELECT 1 FROM pg_stat_statements LIMIT 1");
+    });
+    return true;
+  } catch {
+    return false; // not in shared_preload_libraries on this server
+  }
+}
+
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Creates an admin token with the real CLI, as an operator would; returns its secret. */
+export async function createAdminToken(databaseUrl: string): Promise<string> {
+  const { stdout } = await run(
+    process.execPath,
+    ["--import", "tsx", "src/main.ts", "token", "create", "--scope", "admin", "--name", `bench-${Date.now()}`],
+    { cwd: PROJECT_ROOT, env: { ...process.env, DATABASE_URL: databaseUrl } },
+  );
+  return stdout.trim();
+}
+
+/** Starts `count` sagad processes on the database, each on its own free port. */
+export async function startReplicas(databaseUrl: string, count: number, extraEnv: Record<string, string> = {}): Promise<RunningSagad[]> {
+  const replicas: RunningSagad[] = [];
+  for (let i = 0; i < count; i++) {
+    replicas.push(
+      await startSagad({
+        env: {
+          DATABASE_URL: databaseUrl,
+          SAGAD_PORT: "0",
+          SAGAD_REPLICA_ID: `bench-${i + 1}`,
+          SAGAD_LOG_LEVEL: "warn",
+          SAGAD_LOG_FORMAT: "json",
+          ...extraEnv,
+        },
+      }),
+    );
+  }
+  return replicas;
+}
+
+/** Resident set size of a process, in MiB (Linux /proc). */
+export async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kb = Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1]);
+  return Math.round((kb / 1024) * 10) / 10;
+}

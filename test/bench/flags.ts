@@ -1,0 +1,107 @@
+/** Command-line options of `npm run bench`; every scenario's size can be turned down for a quick look. */
+export interface BenchOptions {
+  /** Sagas per throughput round. */
+  sagas: number;
+  /** Steps per saga. */
+  steps: number;
+  /** Sagas in flight. */
+  concurrency: number;
+  /** Rounds per measurement; the median is reported. */
+  rounds: number;
+  /** Sagas run one at a time for the C=1 latency. */
+  serialSagas: number;
+  /** Concurrent WatchSaga streams for delivery latency. */
+  watchers: number;
+  /** Open-stream counts at which server RSS is read. */
+  rssStreams: number[];
+  /** Table sizes for the ListSagas measurement. */
+  listSizes: number[];
+  /** Seconds of pgbench for the baseline. */
+  baselineSeconds: number;
+  /** Scenarios to run (default all). */
+  only: Set<Scenario>;
+}
+
+export const SCENARIOS = ["baseline", "throughput", "latency", "watch", "rss", "list"] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+const DEFAULTS: Omit<BenchOptions, "only"> = {
+  sagas: 2000,
+  steps: 5,
+  concurrency: 50,
+  rounds: 3,
+  serialSagas: 200,
+  watchers: 1000,
+  rssStreams: [1000, 10_000],
+  listSizes: [100_000, 1_000_000],
+  baselineSeconds: 10,
+};
+
+export const USAGE = `Usage: npm run bench -- [options]
+  --sagas <n>            sagas per throughput round (${DEFAULTS.sagas})
+  --steps <n>            steps per saga (${DEFAULTS.steps})
+  --concurrency <n>      sagas in flight (${DEFAULTS.concurrency})
+  --rounds <n>           rounds per measurement, median reported (${DEFAULTS.rounds})
+  --serial-sagas <n>     sagas for the one-at-a-time latency (${DEFAULTS.serialSagas})
+  --watchers <n>         concurrent WatchSaga streams for delivery latency (${DEFAULTS.watchers})
+  --rss-streams <a,b>    open streams at which server RSS is read (${DEFAULTS.rssStreams.join(",")})
+  --list-sizes <a,b>     sagas in the table for ListSagas (${DEFAULTS.listSizes.join(",")})
+  --baseline-seconds <n> pgbench duration (${DEFAULTS.baselineSeconds})
+  --only <a,b>           scenarios: ${SCENARIOS.join(", ")} (all)
+  --quick                small sizes for a smoke run
+Runs against DATABASE_URL (a scratch database is created and dropped) or an embedded PostgreSQL.
+JSON result on stdout, a readable table on stderr.`;
+
+export function parseBenchFlags(argv: readonly string[]): BenchOptions {
+  const options: BenchOptions = { ...DEFAULTS, only: new Set(SCENARIOS) };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [name, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`${name} needs a value`);
+      return v;
+    };
+    switch (name) {
+      case "--sagas": options.sagas = int(name, value()); break;
+      case "--steps": options.steps = int(name, value()); break;
+      case "--concurrency": options.concurrency = int(name, value()); break;
+      case "--rounds": options.rounds = int(name, value()); break;
+      case "--serial-sagas": options.serialSagas = int(name, value()); break;
+      case "--watchers": options.watchers = int(name, value()); break;
+      case "--rss-streams": options.rssStreams = list(name, value()); break;
+      case "--list-sizes": options.listSizes = list(name, value()); break;
+      case "--baseline-seconds": options.baselineSeconds = int(name, value()); break;
+      case "--only": options.only = scenarios(value()); break;
+      case "--quick":
+        Object.assign(options, {
+          sagas: 200, rounds: 1, serialSagas: 30, watchers: 100, rssStreams: [100, 1000],
+          listSizes: [10_000], baselineSeconds: 3,
+        });
+        break;
+      default:
+        throw new Error(`unknown option ${name}\n\n${USAGE}`);
+    }
+  }
+  return options;
+}
+
+function int(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+function list(name: string, raw: string): number[] {
+  return raw.split(",").map((part) => int(name, part.trim()));
+}
+
+function scenarios(raw: string): Set<Scenario> {
+  const picked = new Set<Scenario>();
+  for (const part of raw.split(",")) {
+    const s = SCENARIOS.find((x) => x === part.trim());
+    if (!s) throw new Error(`--only: unknown scenario "${part}" (known: ${SCENARIOS.join(", ")})`);
+    picked.add(s);
+  }
+  return picked;
+}

@@ -1,0 +1,184 @@
+import os from "node:os";
+import { createSagaClient, type SagaClient } from "../../src/client/index.js";
+import type { RunningSagad } from "../helpers/replica-process.js";
+import { pgbenchBaseline } from "./baseline.js";
+import { costPerStep, readCounters, type DbCost } from "./db-cost.js";
+import { driveSagas, type DriveResult, type Shape } from "./drive.js";
+import { createAdminToken, openBenchDatabase, rssMiB, startReplicas, withClient, type BenchDatabase } from "./environment.js";
+import { parseBenchFlags, USAGE, type BenchOptions } from "./flags.js";
+import { fillSagas, measureList, type ListResult } from "./list.js";
+import { metricValue } from "./metrics-probe.js";
+import { printTable } from "./report.js";
+import { medianRound, percentiles, round, type Percentiles } from "./stats.js";
+import { openIdleStreams, watchDelivery, type DeliveryResult } from "./watch.js";
+
+/** One throughput measurement: the median round, plus every round's headline for spread. */
+export interface ThroughputResult {
+  shape: Shape;
+  sagasPerSec: number;
+  stepsPerSec: number;
+  /** stepsPerSec / pgbench TPS of the same run. */
+  ratioToBaseline: number | null;
+  latencyMs: Percentiles;
+  dispatchMs: Percentiles | null;
+  dbCost: DbCost;
+  roundsStepsPerSec: number[];
+  notCompleted: number;
+}
+
+export interface BenchResult {
+  startedAt: string;
+  machine: { cpus: number; node: string; postgres: string; database: "external" | "embedded" };
+  options: Omit<BenchOptions, "only"> & { only: string[] };
+  baseline: { pgbenchSingleRowUpdateTps: number } | null;
+  throughput: ThroughputResult[];
+  latency: { serial: { latencyMs: Percentiles; dispatchMs: Percentiles } | null };
+  watch: { sameReplica: DeliveryResult; crossReplica: DeliveryResult } | null;
+  rss: { baselineMiB: number; streams: { open: number; rssMiB: number }[] } | null;
+  list: ListResult[];
+}
+
+async function main(): Promise<void> {
+  let options: BenchOptions;
+  try {
+    options = parseBenchFlags(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (process.argv.includes("--help")) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+  const db = await openBenchDatabase();
+  let replicas: RunningSagad[] = [];
+  try {
+    log(`database: ${db.kind}${db.statementStats ? " (pg_stat_statements on)" : ""}`);
+    const result = await runAll(options, db, log, (r) => (replicas = r));
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    printTable(result);
+  } finally {
+    await Promise.all(replicas.map((r) => r.stop()));
+    await db.close();
+  }
+}
+
+async function runAll(
+  options: BenchOptions,
+  db: BenchDatabase,
+  log: (msg: string) => void,
+  started: (replicas: RunningSagad[]) => void,
+): Promise<BenchResult> {
+  const on = (s: Parameters<typeof options.only.has>[0]) => options.only.has(s);
+  const postgres = await withClient(db.url, async (c) => (await c.query<{ v: string }>("SHOW server_version AS v")).rows[0]!.v);
+  let baseline: BenchResult["baseline"] = null;
+  if (on("baseline")) {
+    log(`pgbench single-row UPDATE, 8 clients, ${options.baselineSeconds}s`);
+    baseline = { pgbenchSingleRowUpdateTps: round(await pgbenchBaseline(db.url, options.baselineSeconds), 0) };
+    log(`baseline: ${baseline.pgbenchSingleRowUpdateTps} TPS`);
+  }
+  const replicas = await startReplicas(db.url, on("watch") ? 2 : 1);
+  started(replicas);
+  const token = await createAdminToken(db.url);
+  const clientOf = (replica: RunningSagad): SagaClient =>
+    createSagaClient(replica.url, { protocol: "grpc", headers: { authorization: `Bearer ${token}` } });
+  const a = replicas[0]!;
+  const client = clientOf(a);
+  const ratio = (rate: number) => (baseline ? round(rate / baseline.pgbenchSingleRowUpdateTps, 3) : null);
+
+  log("warm-up: 200 sagas");
+  await driveSagas(client, { count: 200, steps: options.steps, concurrency: options.concurrency, shape: "sequential", label: "warmup" });
+
+  const throughput: ThroughputResult[] = [];
+  if (on("throughput")) {
+    for (const shape of ["sequential", "parallel"] as const) {
+      const rounds: { drive: DriveResult; cost: DbCost; stepsPerSec: number }[] = [];
+      for (let r = 1; r <= options.rounds; r++) {
+        const before = await readCounters(db.url, db.statementStats);
+        const drive = await driveSagas(client, { count: options.sagas, steps: options.steps, concurrency: options.concurrency, shape, label: `${shape}-${r}` });
+        const after = await readCounters(db.url, db.statementStats);
+        const stepsPerSec = (options.sagas * options.steps) / (drive.elapsedMs / 1000);
+        rounds.push({ drive, cost: costPerStep(before, after, options.sagas * options.steps), stepsPerSec });
+        log(`throughput ${shape} round ${r}: ${round(stepsPerSec, 0)} steps/s`);
+      }
+      const m = medianRound(rounds, (x) => x.stepsPerSec);
+      throughput.push({
+        shape,
+        sagasPerSec: round(m.stepsPerSec / options.steps, 1),
+        stepsPerSec: round(m.stepsPerSec, 0),
+        ratioToBaseline: ratio(m.stepsPerSec),
+        latencyMs: percentiles(m.drive.latenciesMs),
+        dispatchMs: shape === "sequential" ? percentiles(m.drive.dispatchMs) : null,
+        dbCost: m.cost,
+        roundsStepsPerSec: rounds.map((x) => round(x.stepsPerSec, 0)),
+        notCompleted: m.drive.notCompleted,
+      });
+    }
+  }
+
+  let serial: BenchResult["latency"]["serial"] = null;
+  if (on("latency")) {
+    const rounds: DriveResult[] = [];
+    for (let r = 1; r <= options.rounds; r++) {
+      rounds.push(await driveSagas(client, { count: options.serialSagas, steps: options.steps, concurrency: 1, shape: "sequential", label: `serial-${r}` }));
+      log(`latency C=1 round ${r}: p50 ${percentiles(rounds.at(-1)!.latenciesMs).p50} ms`);
+    }
+    const m = medianRound(rounds, (x) => percentiles(x.latenciesMs).p50);
+    serial = { latencyMs: percentiles(m.latenciesMs), dispatchMs: percentiles(m.dispatchMs) };
+  }
+
+  let watch: BenchResult["watch"] = null;
+  if (on("watch")) {
+    const b = replicas[1]!;
+    const open = (replica: RunningSagad) => () => metricValue(replica.url, "sagad_watch_streams_open");
+    log(`watch: ${options.watchers} streams on the driving replica`);
+    const sameReplica = await watchDelivery(client, [clientOf(a), clientOf(a)], options.watchers, open(a));
+    log(`watch: ${options.watchers} streams on another replica`);
+    const crossReplica = await watchDelivery(client, [clientOf(b), clientOf(b)], options.watchers, open(b));
+    watch = { sameReplica, crossReplica };
+  }
+
+  let rss: BenchResult["rss"] = null;
+  if (on("rss")) {
+    const sagas = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const { saga } = await client.createSaga({ name: "bench-rss", steps: [{ name: "s", action: "noop" }] });
+        const done = await client.getSaga({ id: saga!.id });
+        return { id: saga!.id, sequence: done.saga!.sequence };
+      }),
+    );
+    rss = { baselineMiB: await rssMiB(a.pid), streams: [] };
+    for (const count of options.rssStreams) {
+      log(`rss: opening ${count} idle streams`);
+      const close = await openIdleStreams(() => clientOf(a), count, sagas, () => metricValue(a.url, "sagad_watch_streams_open"));
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      rss.streams.push({ open: count, rssMiB: await rssMiB(a.pid) });
+      await close();
+    }
+  }
+
+  const list: ListResult[] = [];
+  if (on("list")) {
+    for (const size of options.listSizes) {
+      log(`list: filling the table to ${size} sagas`);
+      await fillSagas(db.url, size);
+      list.push(await measureList(client, size));
+    }
+  }
+
+  return {
+    startedAt: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, node: process.version, postgres, database: db.kind },
+    options: { ...options, only: [...options.only] },
+    baseline,
+    throughput,
+    latency: { serial },
+    watch,
+    rss,
+    list,
+  };
+}
+
+await main();

@@ -1,0 +1,36 @@
+import type { BenchResult } from "./main.js";
+import type { Percentiles } from "./stats.js";
+
+/** The human-readable summary on stderr; stdout carries the JSON. */
+export function printTable(r: BenchResult): void {
+  const rows: [string, string][] = [];
+  const pct = (p: Percentiles | null | undefined) => (p ? `p50 ${p.p50}  p95 ${p.p95}  p99 ${p.p99}  (n=${p.count})` : "-");
+  if (r.baseline) rows.push(["pgbench single-row UPDATE (baseline)", `${r.baseline.pgbenchSingleRowUpdateTps} TPS`]);
+  for (const t of r.throughput) {
+    const ratio = t.ratioToBaseline === null ? "" : `  (ratio ${t.ratioToBaseline})`;
+    rows.push([`throughput ${t.shape}, K=${r.options.steps} C=${r.options.concurrency}`, `${t.stepsPerSec} steps/s, ${t.sagasPerSec} sagas/s${ratio}`]);
+    rows.push([`  rounds (steps/s)`, t.roundsStepsPerSec.join(", ")]);
+    rows.push([`  create -> resting, ms`, pct(t.latencyMs)]);
+    if (t.dispatchMs) rows.push([`  dispatch completed -> started, ms`, pct(t.dispatchMs)]);
+    const c = t.dbCost;
+    rows.push([`  per step: commits / statements / rows / WAL`, `${c.commitsPerStep} / ${c.statementsPerStep ?? "n/a"} / ${c.rowsWrittenPerStep} / ${c.walBytesPerStep} B`]);
+  }
+  if (r.latency.serial) {
+    rows.push([`latency C=1, K=${r.options.steps} sequential, ms`, pct(r.latency.serial.latencyMs)]);
+    rows.push([`  dispatch completed -> started, ms`, pct(r.latency.serial.dispatchMs)]);
+  }
+  if (r.watch) {
+    rows.push([`watch delivery, same replica (${r.watch.sameReplica.watchers} streams), ms`, pct(r.watch.sameReplica.latencyMs)]);
+    rows.push([`watch delivery, across replicas, ms`, pct(r.watch.crossReplica.latencyMs)]);
+  }
+  if (r.rss) {
+    rows.push([`server RSS, no streams`, `${r.rss.baselineMiB} MiB`]);
+    for (const s of r.rss.streams) rows.push([`server RSS, ${s.open} open streams`, `${s.rssMiB} MiB`]);
+  }
+  for (const l of r.list) {
+    rows.push([`ListSagas first page at ${l.sagas} sagas, ms`, pct(l.firstPage)]);
+    rows.push([`ListSagas deep page at ${l.sagas} sagas, ms`, pct(l.deepPage)]);
+  }
+  const width = Math.max(...rows.map(([k]) => k.length));
+  process.stderr.write(`\n${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n")}\n`);
+}
