@@ -69,11 +69,11 @@ WITH s AS (
   UPDATE sagas SET status = $3, retry_count = $4, error = $5, current_step = $6, cancel_requested = $7,
     sequence = $8, updated_at = $9, completed_at = $10,
     lease_owner = CASE
-      WHEN $11::text = 'release' THEN NULL
+      WHEN $11::text IN ('release', 'free') THEN NULL
       WHEN $11::text = 'claim' AND lease_expires_at < $14 THEN $12
       ELSE lease_owner END,
     lease_expires_at = CASE
-      WHEN $11::text = 'release' THEN '-infinity'
+      WHEN $11::text IN ('release', 'free') THEN '-infinity'
       WHEN $11::text = 'claim' AND lease_expires_at < $14 THEN $13
       ELSE lease_expires_at END
   WHERE id = $1 AND sequence = $2 AND ($11::text NOT IN ('owner', 'release') OR lease_owner = $12)
@@ -141,7 +141,10 @@ export class SagaStore {
     lease: LeaseIntent,
   ): Promise<CommitResult> {
     const mode =
-      lease.kind === "owner" ? (lease.release ? "release" : "owner") : lease.resting ? "release" : "claim";
+      // An operator putting the saga to rest frees the lease without being fenced on it ("free"):
+      // it holds no lease, so a lease fence ("release") could never match and the commit would
+      // retry until "changing too fast" (FAILED → COMPLETED by skipping the last failed step).
+      lease.kind === "owner" ? (lease.release ? "release" : "owner") : lease.resting ? "free" : "claim";
     const me = lease.kind === "owner" ? lease.owner : lease.replica;
     const now = lease.kind === "owner" ? null : lease.now;
     const steps = changedSteps.map((i) => {
