@@ -17,6 +17,8 @@ export interface TestServerOptions {
   pollIntervalMs?: number;
   limits?: Partial<ValidationLimits>;
   shutdownGraceMs?: number;
+  /** Backstop reload period of the token cache; default the server's (5 s). */
+  tokenReloadMs?: number;
   /** Share a database with another test server (a second replica); default: a fresh one. */
   database?: TestDatabase;
 }
@@ -58,6 +60,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     actions: options.actions,
     clock: options.clock,
     random: options.random,
+    tokenReloadMs: options.tokenReloadMs,
   });
   return {
     server,
