@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { destination, pino, type Logger } from "pino";
+import { bootstrapNotice } from "./auth/issue-token.js";
+import { runTokenCommand } from "./cli/token-command.js";
 import { CONFIG_HELP, loadConfig, type Config } from "./config.js";
 import { build, type Server } from "./server.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./store/embedded-postgres.js";
@@ -11,8 +13,13 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from "./store/embedded-p
  */
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  if (argv[0] === "token") {
+    const io = { env: process.env, stdout: (t: string) => process.stdout.write(t), stderr: (t: string) => process.stderr.write(t) };
+    process.exitCode = await runTokenCommand(argv.slice(1), io);
+    return;
+  }
   if (argv.includes("--help") || argv.includes("-h")) {
-    process.stdout.write(`Usage: sagad [flags]\n\n${CONFIG_HELP}\n`);
+    process.stdout.write(`Usage: sagad [flags]\n       sagad token create|list|revoke ... (sagad token --help)\n\n${CONFIG_HELP}\n`);
     return;
   }
   let config: Config;
@@ -45,7 +52,10 @@ async function main(): Promise<void> {
       shutdownGraceMs: config.shutdownGraceMs,
       maxConcurrentSteps: config.maxConcurrentSteps,
       logger,
+      // Embedded means a developer's machine: hand them a working admin token (see README).
+      bootstrapAdminToken: embedded !== null,
     });
+    if (server.bootstrapToken) process.stdout.write(bootstrapNotice(server.bootstrapToken));
     process.stdout.write(`sagad listening on ${server.url} (replica ${config.replicaId})\n`);
   } catch (err) {
     logger.fatal({ err }, "sagad failed to start");

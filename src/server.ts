@@ -4,17 +4,21 @@ import type pg from "pg";
 import { pino, type Logger } from "pino";
 import type { Action } from "./actions/action.js";
 import { createDefaultRegistry, type ActionRegistry } from "./actions/registry.js";
+import { authInterceptor } from "./api/auth-interceptor.js";
 import { errorInterceptor } from "./api/error-interceptor.js";
 import { listen } from "./api/http-server.js";
 import { routes } from "./api/routes.js";
+import { issueBootstrapToken, type IssuedToken } from "./auth/issue-token.js";
+import { TokenCache } from "./auth/token-cache.js";
 import { systemClock, type Clock } from "./domain/clock.js";
 import type { ValidationLimits } from "./domain/validate-saga.js";
 import { Engine } from "./engine/engine.js";
 import { EventBus } from "./engine/event-bus.js";
-import { NotificationListener } from "./engine/notification-listener.js";
+import { NotificationListener, sagaEventsHandler } from "./engine/notification-listener.js";
 import { migrate } from "./store/migrate.js";
 import { createPool } from "./store/pool.js";
 import { SagaStore } from "./store/saga-store.js";
+import { loadActiveTokens, TOKENS_CHANNEL } from "./store/token-store.js";
 
 /** For embedders: the action contract, so their own actions can run next to the built-ins. */
 export { ActionError, type Action, type ActionContext } from "./actions/action.js";
@@ -39,6 +43,14 @@ export interface ServerOptions {
   actions?: Action[];
   clock?: Clock;
   random?: () => number;
+  /**
+   * Create an admin token (`bootstrap-admin`) if no active token exists, returned once as
+   * {@link Server.bootstrapToken}. main.ts sets it for the embedded database only (see README,
+   * "Tokens and scopes").
+   */
+  bootstrapAdminToken?: boolean;
+  /** Backstop reload of the token cache; NOTIFY makes changes visible sooner. Default 5,000 ms. */
+  tokenReloadMs?: number;
 }
 
 export interface Server {
@@ -49,6 +61,10 @@ export interface Server {
   bus: EventBus;
   pool: pg.Pool;
   registry: ActionRegistry;
+  /** This replica's active API tokens. */
+  tokens: TokenCache;
+  /** The admin token created at this start (see {@link ServerOptions.bootstrapAdminToken}); shown once. */
+  bootstrapToken: IssuedToken | null;
   /** Graceful stop: drain, release leases, end streams with UNAVAILABLE, close the pool. */
   close(): Promise<void>;
 }
@@ -65,11 +81,21 @@ export async function build(options: ServerOptions): Promise<Server> {
     applicationName: `sagad ${options.replicaId}`.slice(0, 63),
     onIdleError: (err) => logger.warn({ err }, "idle database connection failed"),
   });
+  const tokens = new TokenCache({ load: () => loadActiveTokens(pool), logger, reloadIntervalMs: options.tokenReloadMs });
+  let bootstrapToken: IssuedToken | null = null;
   try {
     await migrate(pool, { log: (msg) => logger.info(msg) });
+    await tokens.start();
+    // After the first load, so a failing load cannot swallow a secret that was never shown.
+    if (options.bootstrapAdminToken) bootstrapToken = await issueBootstrapToken(pool);
+    if (bootstrapToken) await tokens.reload();
   } catch (err) {
+    tokens.stop();
     await pool.end();
     throw err;
+  }
+  if (tokens.size === 0) {
+    logger.warn("no API tokens exist, so every RPC but health and reflection is refused; create one with: sagad token create --name NAME --scope admin");
   }
   const store = new SagaStore(pool);
   const bus = new EventBus();
@@ -89,13 +115,17 @@ export async function build(options: ServerOptions): Promise<Server> {
   const listener = new NotificationListener(
     options.databaseUrl,
     logger,
-    (id, sequence) => {
-      bus.publish(id, sequence);
-      engine.onNotification(id, sequence);
-    },
+    [
+      sagaEventsHandler((id, sequence) => {
+        bus.publish(id, sequence);
+        engine.onNotification(id, sequence);
+      }),
+      { channel: TOKENS_CHANNEL, onPayload: () => void tokens.reload() },
+    ],
     () => {
       bus.wakeAll();
       engine.refreshAll();
+      void tokens.reload();
     },
   );
   const shutdown = new AbortController();
@@ -114,12 +144,14 @@ export async function build(options: ServerOptions): Promise<Server> {
         logger,
         shutdownSignal: shutdown.signal,
       }),
-      interceptors: [errorInterceptor(logger)],
+      // errorInterceptor first (outermost): it turns the auth interceptor's domain errors into codes.
+      interceptors: [errorInterceptor(logger), authInterceptor(tokens, logger)],
       readMaxBytes: options.maxRequestBytes,
     });
     http = await listen(handler, { host: options.host, port: options.port, maxRequestBytes: options.maxRequestBytes });
   } catch (err) {
     // A failed start (port taken, database gone) must not leave connections keeping the process alive.
+    tokens.stop();
     await listener.close();
     await pool.end();
     throw err;
@@ -136,12 +168,15 @@ export async function build(options: ServerOptions): Promise<Server> {
     bus,
     pool,
     registry,
+    tokens,
+    bootstrapToken,
     close() {
       closing ??= (async () => {
         shutdown.abort();
         await engine.stop(options.shutdownGraceMs);
         await http.close(1_000);
         await engine.settled();
+        tokens.stop();
         await listener.close();
         await pool.end();
       })();

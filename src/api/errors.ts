@@ -15,6 +15,8 @@ const CODES: Readonly<Record<DomainErrorReason, Code>> = {
   RETRY_LIMIT_REACHED: Code.FailedPrecondition,
   OUT_OF_RANGE: Code.OutOfRange,
   UNAVAILABLE: Code.Unavailable,
+  UNAUTHENTICATED: Code.Unauthenticated,
+  PERMISSION_DENIED: Code.PermissionDenied,
 };
 
 /**

@@ -9,7 +9,12 @@ export interface SagaClientOptions {
   protocol?: "connect" | "grpc" | "grpc-web";
   /** HTTP version for connect and grpc-web. Default "2". */
   httpVersion?: "1.1" | "2";
-  /** Sent with every call, e.g. { authorization: "Bearer …" }. */
+  /**
+   * API token (`sagad_…`), sent as `Authorization: Bearer <token>` on every call, over every
+   * protocol (gRPC carries it as metadata). Needed for every SagaService RPC.
+   */
+  token?: string;
+  /** Sent with every call. */
   headers?: Record<string, string>;
   /** Extra client interceptors (logging, tracing). */
   interceptors?: Interceptor[];
@@ -24,7 +29,8 @@ export type SagaClient = Client<typeof SagaService>;
  * Plain HTTP uses h2c for HTTP/2, which sagad serves on the same port as HTTP/1.1.
  */
 export function createSagaClient(baseUrl: string, options: SagaClientOptions = {}): SagaClient {
-  const headers = options.headers ?? {};
+  const headers = { ...options.headers };
+  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   const withHeaders: Interceptor = (next) => (req) => {
     for (const [name, value] of Object.entries(headers)) req.header.set(name, value);
     return next(req);

@@ -9,7 +9,11 @@ export type DomainErrorReason =
   | "FAILED_PRECONDITION"
   | "RETRY_LIMIT_REACHED"
   | "OUT_OF_RANGE"
-  | "UNAVAILABLE";
+  | "UNAVAILABLE"
+  /** No usable API token: missing, malformed, unknown or revoked. */
+  | "UNAUTHENTICATED"
+  /** A valid token without the scope the method needs. */
+  | "PERMISSION_DENIED";
 
 /** One offending field, as in google.rpc.BadRequest.FieldViolation. */
 export interface FieldViolation {

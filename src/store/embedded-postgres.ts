@@ -134,6 +134,29 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
 }
 
+/**
+ * The URL of the embedded PostgreSQL that a running sagad owns in `dataDir`, for tools (the token
+ * CLI) that must use that database and cannot start a second postgres on it; null when no live
+ * process holds the data dir's lock (the caller may then start the database itself). Throws when
+ * a live sagad holds the lock but its postgres is not accepting connections (yet).
+ */
+export async function runningEmbeddedPostgres(dataDir: string): Promise<string | null> {
+  const dir = path.resolve(dataDir);
+  const owner = Number.parseInt(await readFile(path.join(dir, LOCK_FILE), "utf8").catch(() => ""), 10);
+  if (!(owner > 0) || owner === process.pid || !isAlive(owner)) return null;
+  const pgdata = path.join(dir, "pgdata");
+  // postmaster.pid: pid, data dir, start time, port, socket dir, listen address, shmem key, status.
+  const lines = (await readFile(path.join(pgdata, "postmaster.pid"), "utf8").catch(() => "")).split("\n");
+  const postmaster = Number.parseInt(lines[0] ?? "", 10);
+  const port = Number.parseInt(lines[3] ?? "", 10);
+  const ready = lines[7]?.trim() === "ready";
+  if (!(postmaster > 0) || !(port > 0) || !ready || (await processState(postmaster, pgdata)) === "gone") {
+    throw new Error(`sagad (pid ${owner}) holds ${dir} but its database is not ready; retry in a moment`);
+  }
+  const password = await readOrCreatePassword(dir, true);
+  return connectionString(port, password, "sagad");
+}
+
 let embeddedPostgresModule: Promise<typeof EmbeddedPostgresClass> | undefined;
 
 /**

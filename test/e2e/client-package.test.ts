@@ -73,7 +73,7 @@ describe("the packed sagad/client package", () => {
       path.join(consumerDir, "consumer.ts"),
       `import { createSagaClient, SagaStatus, type Saga } from "sagad/client";
 
-const client = createSagaClient(${JSON.stringify(server.server.url)});
+const client = createSagaClient(${JSON.stringify(server.server.url)}, { token: ${JSON.stringify(server.adminToken)} });
 const created = await client.createSaga({
   name: "packaged-consumer",
   steps: [

@@ -4,6 +4,7 @@ import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { startHttpRecorder, type HttpCall, type HttpRecorder } from "../helpers/http-recorder.js";
 import { describeOutput, startSagad, type RunningSagad } from "../helpers/replica-process.js";
 import { eventsOfType, sagaHistory } from "../helpers/saga-history.js";
+import { createTestToken } from "../helpers/tokens.js";
 import { waitForStatus, waitUntil } from "../helpers/wait.js";
 
 const SAGAS = 5;
@@ -18,6 +19,7 @@ const LEASE_TTL_MS = 1_500;
 describe("durability across a SIGKILLed replica", () => {
   let db: TestDatabase;
   let target: HttpRecorder;
+  let token: string;
   const replicas: RunningSagad[] = [];
 
   const replicaEnv = (replicaId: string) => ({
@@ -32,6 +34,7 @@ describe("durability across a SIGKILLed replica", () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
+    token = (await createTestToken(db.pool)).token;
     target = await startHttpRecorder();
   });
 
@@ -49,7 +52,7 @@ describe("durability across a SIGKILLed replica", () => {
     const a = await startSagad({ env: replicaEnv("replica-a") });
     replicas.push(a);
     expect(a.replicaId).toBe("replica-a");
-    const clientA = createSagaClient(a.url);
+    const clientA = createSagaClient(a.url, { token });
 
     const ids: string[] = [];
     for (let i = 0; i < SAGAS; i++) {
@@ -87,7 +90,7 @@ describe("durability across a SIGKILLed replica", () => {
 
     const b = await startSagad({ env: replicaEnv("replica-b") });
     replicas.push(b);
-    const clientB = createSagaClient(b.url);
+    const clientB = createSagaClient(b.url, { token });
 
     for (const id of ids) {
       const saga = await waitForStatus(

@@ -3,9 +3,11 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSagaClient, EventType, SagaStatus, StepStatus, type SagaClient } from "../../src/client/index.js";
-import { collectWatch, eventsOf, expectConsecutive } from "../helpers/rpc.js";
+import { runSagadCli, TOKEN_PATTERN } from "../helpers/cli.js";
+import { collectWatch, eventsOf, expectCode, expectConsecutive } from "../helpers/rpc.js";
 import { waitUntil } from "../helpers/wait.js";
 import { describeOutput, spawnSagad, startSagad, type RunningSagad, type SagadProcess } from "../helpers/replica-process.js";
 
@@ -22,6 +24,8 @@ describe("embedded PostgreSQL (no DATABASE_URL)", () => {
   const processes: SagadProcess[] = [];
   let first: RunningSagad;
   let sagaId: string;
+  /** The admin token the first start created and printed. */
+  let token: string;
 
   const env = () => ({ SAGAD_DATA_DIR: dataDir, SAGAD_PORT: "0", SAGAD_LOG_LEVEL: "info" });
   const start = async (readyTimeoutMs: number) => {
@@ -56,8 +60,21 @@ describe("embedded PostgreSQL (no DATABASE_URL)", () => {
     expect(log + first.stdout()).not.toContain(password);
   }, FIRST_START_MS + 10_000);
 
+  it("on its first start creates an admin token and prints it once, on stdout and never in the log", async () => {
+    const stdout = first.stdout();
+    expect(stdout).toContain('created the admin token "bootstrap-admin"');
+    expect(stdout).toContain("token create --name NAME --scope");
+    token = TOKEN_PATTERN.exec(stdout)?.[0] ?? "";
+    expect(token, describeOutput(first)).not.toBe("");
+    expect(stdout.match(new RegExp(TOKEN_PATTERN, "g"))).toHaveLength(1);
+    expect(first.stderr()).not.toContain(token);
+    // It works (admin: DeleteSaga's scope), and without it calls are refused.
+    await expectCode(createSagaClient(first.url, { token }).deleteSaga({ id: "00000000-0000-4000-8000-000000000000" }), Code.NotFound);
+    await expectCode(createSagaClient(first.url).listSagas({}), Code.Unauthenticated);
+  });
+
   it("serves CreateSaga and WatchSaga to completion", async () => {
-    const client: SagaClient = createSagaClient(first.url);
+    const client: SagaClient = createSagaClient(first.url, { token });
     const { saga } = await client.createSaga({
       name: "embedded",
       steps: [
@@ -90,9 +107,22 @@ describe("embedded PostgreSQL (no DATABASE_URL)", () => {
     expect(second.stderr()).toContain(`another sagad (pid ${first.pid}) is using ${dataDir}`);
     // The refusal took nothing from the first one: its lock and its database still work.
     expect(readFileSync(path.join(dataDir, "sagad.lock"), "utf8").trim()).toBe(String(first.pid));
-    const saga = (await createSagaClient(first.url).getSaga({ id: sagaId })).saga!;
+    const saga = (await createSagaClient(first.url, { token }).getSaga({ id: sagaId })).saga!;
     expect(SagaStatus[saga.status]).toBe("COMPLETED");
   }, 40_000);
+
+  it("token create joins the running sagad's PostgreSQL, and the running sagad accepts the new token", async () => {
+    const created = await runSagadCli(["token", "create", "--name", "cli-reader", "--scope", "sagas:read"], {
+      env: { SAGAD_DATA_DIR: dataDir },
+      unsetEnv: ["DATABASE_URL"],
+    });
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toMatch(new RegExp(`^${TOKEN_PATTERN.source}\n$`));
+    expect(created.stderr).not.toContain("migrated");
+    const reader = createSagaClient(first.url, { token: created.stdout.trim() });
+    await waitUntil(async () => (await reader.getSaga({ id: sagaId }).then(() => true, () => false)), "sagad accepts the new token");
+    await expectCode(reader.deleteSaga({ id: sagaId }), Code.PermissionDenied);
+  }, 60_000);
 
   it("stops cleanly on SIGTERM: exit code 0 within a few seconds, postgres stopped, lock released", async () => {
     const stopping = performance.now();
@@ -106,10 +136,28 @@ describe("embedded PostgreSQL (no DATABASE_URL)", () => {
     expect(existsSync(path.join(dataDir, "pgdata", "postmaster.pid")), "postgres shut down").toBe(false);
   }, 20_000);
 
+  it("token list with no sagad running starts the embedded PostgreSQL for the command, shows no secret, and stops it", async () => {
+    const listed = await runSagadCli(["token", "list"], { env: { SAGAD_DATA_DIR: dataDir }, unsetEnv: ["DATABASE_URL"] });
+    expect(listed.code, listed.stderr).toBe(0);
+    const rows = listed.stdout.trimEnd().split("\n").map((line) => line.split(/ {2,}/));
+    expect(rows[0]).toEqual(["NAME", "KEY ID", "SCOPES", "CREATED", "REVOKED"]);
+    expect(rows.slice(1).map((r) => [r[0], r[2], r[4]])).toEqual([
+      ["bootstrap-admin", "admin", "-"],
+      ["cli-reader", "sagas:read", "-"],
+    ]);
+    expect(listed.stdout).not.toMatch(TOKEN_PATTERN);
+    expect(listed.stdout).not.toContain(token.slice(-43));
+    expect(existsSync(path.join(dataDir, "sagad.lock")), "lock file released").toBe(false);
+    expect(existsSync(path.join(dataDir, "pgdata", "postmaster.pid")), "postgres stopped again").toBe(false);
+  }, 60_000);
+
   it("restarts on the same data dir and still has the saga, COMPLETED", async () => {
     const again = await start(60_000);
     expect(again.stderr()).not.toContain("initialising embedded postgres");
-    const saga = (await createSagaClient(again.url).getSaga({ id: sagaId })).saga!;
+    // Tokens exist, so no second bootstrap token; the first one still works.
+    expect(again.stdout()).not.toMatch(TOKEN_PATTERN);
+    expect(again.stdout()).not.toContain("bootstrap-admin");
+    const saga = (await createSagaClient(again.url, { token }).getSaga({ id: sagaId })).saga!;
     expect(SagaStatus[saga.status]).toBe("COMPLETED");
     expect(saga.name).toBe("embedded");
     expect(saga.steps.map((s) => `${s.name}:${StepStatus[s.status]}`)).toEqual(["a:COMPLETED", "b:COMPLETED", "c:COMPLETED"]);
@@ -122,7 +170,7 @@ describe("embedded PostgreSQL (no DATABASE_URL)", () => {
     // Its own process group, like a foreground job in a shell; postgres must not be in it.
     const sagad = await startSagad({ env: env(), unsetEnv: ["DATABASE_URL"], readyTimeoutMs: 60_000, detached: true });
     processes.push(sagad);
-    const client = createSagaClient(sagad.url);
+    const client = createSagaClient(sagad.url, { token });
     const { saga } = await client.createSaga({
       name: "ctrl-c",
       steps: [{ name: "slow", action: "sleep", config: { duration: "3s" } }],
@@ -148,7 +196,7 @@ describe("embedded PostgreSQL (no DATABASE_URL)", () => {
 
     // The step that was in flight finished during the drain and was recorded.
     const again = await start(60_000);
-    const done = (await createSagaClient(again.url).getSaga({ id })).saga!;
+    const done = (await createSagaClient(again.url, { token }).getSaga({ id })).saga!;
     expect(SagaStatus[done.status]).toBe("COMPLETED");
     expect(done.steps.map((s) => `${s.name}:${StepStatus[s.status]}`)).toEqual(["slow:COMPLETED"]);
     again.signal("SIGTERM");

@@ -9,6 +9,7 @@ import { EVENTS_CHANNEL } from "../../src/store/saga-store.js";
 import { startRestartablePostgres, type RestartablePostgres } from "../helpers/restartable-postgres.js";
 import { callsFor, eventsOfType, sagaHistory } from "../helpers/saga-history.js";
 import { createTestActions } from "../helpers/test-actions.js";
+import { createTestToken } from "../helpers/tokens.js";
 import { waitUntil } from "../helpers/wait.js";
 
 const SAGAS = 30;
@@ -69,7 +70,9 @@ describe("a PostgreSQL restart in the middle of a run", () => {
       actions: actions.actions,
       logger: pino({ level: "warn" }, { write: (line: string) => void logLines.push(line.trimEnd()) }),
     });
-    const client = createSagaClient(server.url);
+    const { token } = await createTestToken(server.pool);
+    await server.tokens.reload();
+    const client = createSagaClient(server.url, { token });
     const diagnostics = () => `--- sagad warnings/errors (last 40) ---\n${logLines.slice(-40).join("\n")}\n--- postgres ---\n${pgServer.output().slice(-3_000)}`;
 
     // One saga is parked on a gate through the whole outage: its watcher sits idle meanwhile.

@@ -5,6 +5,7 @@ import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { startHttpRecorder, type HttpCall, type HttpRecorder } from "../helpers/http-recorder.js";
 import { describeOutput, startSagad, type RunningSagad } from "../helpers/replica-process.js";
 import { mapConcurrent } from "../helpers/rpc.js";
+import { createTestToken } from "../helpers/tokens.js";
 
 const SAGAS = 200;
 const STEPS = ["s1", "s2", "s3"] as const;
@@ -18,10 +19,12 @@ const STEPS = ["s1", "s2", "s3"] as const;
 describe("two replica processes sharing one database", () => {
   let db: TestDatabase;
   let target: HttpRecorder;
+  let token: string;
   const replicas: RunningSagad[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase();
+    token = (await createTestToken(db.pool)).token;
     target = await startHttpRecorder();
     // Every step's target answers after 5 to 20 ms.
     target.reply = () => ({ delayMs: 5 + Math.floor(Math.random() * 16) });
@@ -50,7 +53,7 @@ describe("two replica processes sharing one database", () => {
   });
 
   it("completes 200 sagas, each driven by one replica at a time, no step called twice, both replicas working", async () => {
-    const clients: SagaClient[] = replicas.map((r) => createSagaClient(r.url));
+    const clients: SagaClient[] = replicas.map((r) => createSagaClient(r.url, { token }));
     const run = randomBytes(4).toString("hex");
     const created = performance.now();
 

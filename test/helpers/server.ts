@@ -1,9 +1,12 @@
 import type { Action } from "../../src/actions/action.js";
 import { createSagaClient, type SagaClient, type SagaClientOptions } from "../../src/client/index.js";
+import type { IssuedToken } from "../../src/auth/issue-token.js";
 import type { Clock } from "../../src/domain/clock.js";
+import type { Scope } from "../../src/domain/scopes.js";
 import { DEFAULT_VALIDATION_LIMITS, type ValidationLimits } from "../../src/domain/validate-saga.js";
 import { build, type Server } from "../../src/server.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
+import { createTestToken } from "./tokens.js";
 
 export interface TestServerOptions {
   actions?: Action[];
@@ -14,14 +17,23 @@ export interface TestServerOptions {
   pollIntervalMs?: number;
   limits?: Partial<ValidationLimits>;
   shutdownGraceMs?: number;
+  /** Backstop reload period of the token cache; default the server's (5 s). */
+  tokenReloadMs?: number;
   /** Share a database with another test server (a second replica); default: a fresh one. */
   database?: TestDatabase;
 }
 
+/** Client options for tests: `token` defaults to the server's admin token; null sends none. */
+export type TestClientOptions = Omit<SagaClientOptions, "token"> & { token?: string | null };
+
 export interface TestServer {
   server: Server;
   db: TestDatabase;
-  client(options?: SagaClientOptions): SagaClient;
+  /** An admin token made for this server; {@link client} uses it unless told otherwise. */
+  adminToken: string;
+  client(options?: TestClientOptions): SagaClient;
+  /** Creates a token and waits until this server accepts it. */
+  issueToken(scopes: readonly Scope[], name?: string): Promise<IssuedToken>;
   /** Closes the server, and drops the database if this server created it. */
   close(): Promise<void>;
 }
@@ -32,6 +44,8 @@ let counter = 0;
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const ownsDb = options.database === undefined;
   const db = options.database ?? (await createTestDatabase());
+  // Before build, so the server's first token load has it: every test server starts with an admin.
+  const admin = await createTestToken(db.pool, ["admin"]);
   const server = await build({
     databaseUrl: db.url,
     host: "127.0.0.1",
@@ -46,11 +60,18 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     actions: options.actions,
     clock: options.clock,
     random: options.random,
+    tokenReloadMs: options.tokenReloadMs,
   });
   return {
     server,
     db,
-    client: (clientOptions) => createSagaClient(server.url, clientOptions),
+    adminToken: admin.token,
+    client: ({ token = admin.token, ...rest } = {}) => createSagaClient(server.url, { ...rest, token: token ?? undefined }),
+    async issueToken(scopes, name) {
+      const issued = await createTestToken(db.pool, scopes, name);
+      await server.tokens.reload();
+      return issued;
+    },
     async close() {
       await server.close();
       if (ownsDb) await db.drop();
