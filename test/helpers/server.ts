@@ -1,3 +1,4 @@
+import type { Logger } from "pino";
 import type { Action } from "../../src/actions/action.js";
 import { createSagaClient, type SagaClient, type SagaClientOptions } from "../../src/client/index.js";
 import type { Clock } from "../../src/domain/clock.js";
@@ -16,6 +17,10 @@ export interface TestServerOptions {
   shutdownGraceMs?: number;
   /** Share a database with another test server (a second replica); default: a fresh one. */
   database?: TestDatabase;
+  /** Default: silent. */
+  logger?: Logger;
+  /** Also serve /metrics on this port (0: a free one); default: only on the main port. */
+  metricsPort?: number;
 }
 
 export interface TestServer {
@@ -46,6 +51,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     actions: options.actions,
     clock: options.clock,
     random: options.random,
+    logger: options.logger,
+    metricsPort: options.metricsPort,
   });
   return {
     server,
