@@ -1,3 +1,4 @@
+import http2 from "node:http2";
 import { Code, createClient, type Client } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -42,6 +43,30 @@ describe("health on a running server", () => {
     expect(await get(`${srv.server.url}/readyz`)).toEqual({ status: 200, body: "ready\n" });
     // Query strings (probe cache-busters) do not matter.
     expect((await get(`${srv.server.url}/readyz?verbose`)).status).toBe(200);
+  });
+
+  it("answers the HTTP endpoints over h2c too", async () => {
+    const session = http2.connect(srv.server.url);
+    try {
+      const get2 = (path: string) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const stream = session.request({ ":path": path });
+          let status = 0;
+          let body = "";
+          stream.on("response", (headers) => (status = Number(headers[":status"])));
+          stream.setEncoding("utf8");
+          stream.on("data", (chunk: string) => (body += chunk));
+          stream.on("end", () => resolve({ status, body }));
+          stream.on("error", reject);
+          stream.end();
+        });
+      expect(await get2("/readyz")).toEqual({ status: 200, body: "ready\n" });
+      const metrics = await get2("/metrics");
+      expect(metrics.status).toBe(200);
+      expect(metrics.body).toContain("# TYPE sagad_rpcs_total counter");
+    } finally {
+      session.close();
+    }
   });
 
   it("is SERVING for the server as a whole and for the saga API, over gRPC", async () => {
