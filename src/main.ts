@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-import { destination, pino, type Logger } from "pino";
+import type { Logger } from "pino";
 import { bootstrapNotice } from "./auth/issue-token.js";
 import { runTokenCommand } from "./cli/token-command.js";
 import { CONFIG_HELP, loadConfig, type Config } from "./config.js";
+import { createLogger } from "./logger.js";
 import { build, type Server } from "./server.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./store/embedded-postgres.js";
 
@@ -30,7 +31,7 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const logger = createLogger(config);
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat, replicaId: config.replicaId, isTty: process.stderr.isTTY === true });
   let embedded: EmbeddedPostgres | null = null;
   let server: Server | null = null;
   try {
@@ -51,12 +52,14 @@ async function main(): Promise<void> {
       maxRequestBytes: config.maxRequestBytes,
       shutdownGraceMs: config.shutdownGraceMs,
       maxConcurrentSteps: config.maxConcurrentSteps,
+      metricsPort: config.metricsPort,
       logger,
       // Embedded means a developer's machine: hand them a working admin token (see README).
       bootstrapAdminToken: embedded !== null,
     });
     if (server.bootstrapToken) process.stdout.write(bootstrapNotice(server.bootstrapToken));
     process.stdout.write(`sagad listening on ${server.url} (replica ${config.replicaId})\n`);
+    if (server.metricsPort !== undefined) process.stdout.write(`sagad metrics on port ${server.metricsPort} (GET /metrics)\n`);
   } catch (err) {
     logger.fatal({ err }, "sagad failed to start");
     process.stderr.write(`sagad: failed to start: ${(err as Error).message}\n`);
@@ -79,10 +82,6 @@ function redactPassword(url: string): string {
   const parsed = new URL(url);
   if (parsed.password) parsed.password = "***";
   return parsed.toString();
-}
-
-function createLogger(config: Config): Logger {
-  return pino({ level: config.logLevel, base: { replica: config.replicaId } }, destination({ dest: 2, sync: false }));
 }
 
 /** Resolves on the first SIGTERM/SIGINT; a second one exits at once. */

@@ -6,15 +6,20 @@ import type { Action } from "./actions/action.js";
 import { createDefaultRegistry, type ActionRegistry } from "./actions/registry.js";
 import { authInterceptor } from "./api/auth-interceptor.js";
 import { errorInterceptor } from "./api/error-interceptor.js";
+import { metricsOnly, withHttpEndpoints } from "./api/http-endpoints.js";
 import { listen } from "./api/http-server.js";
+import { Metrics } from "./api/metrics.js";
 import { routes } from "./api/routes.js";
+import { rpcInterceptor } from "./api/rpc-interceptor.js";
 import { issueBootstrapToken, type IssuedToken } from "./auth/issue-token.js";
 import { TokenCache } from "./auth/token-cache.js";
 import { systemClock, type Clock } from "./domain/clock.js";
 import type { ValidationLimits } from "./domain/validate-saga.js";
 import { Engine } from "./engine/engine.js";
 import { EventBus } from "./engine/event-bus.js";
+import { HealthMonitor } from "./engine/health-monitor.js";
 import { NotificationListener, sagaEventsHandler } from "./engine/notification-listener.js";
+import { DatabaseProbe } from "./store/database-probe.js";
 import { migrate } from "./store/migrate.js";
 import { createPool } from "./store/pool.js";
 import { SagaStore } from "./store/saga-store.js";
@@ -22,6 +27,10 @@ import { loadActiveTokens, TOKENS_CHANNEL } from "./store/token-store.js";
 
 /** For embedders: the action contract, so their own actions can run next to the built-ins. */
 export { ActionError, type Action, type ActionContext } from "./actions/action.js";
+
+/** How often readiness re-checks the database, and how long one check may take. */
+const HEALTH_PROBE_INTERVAL_MS = 1_000;
+const HEALTH_PROBE_TIMEOUT_MS = 1_000;
 
 /** Everything a sagad instance needs; main.ts derives it from the environment, tests build it. */
 export interface ServerOptions {
@@ -51,6 +60,8 @@ export interface ServerOptions {
   bootstrapAdminToken?: boolean;
   /** Backstop reload of the token cache; NOTIFY makes changes visible sooner. Default 5,000 ms. */
   tokenReloadMs?: number;
+  /** Also serve GET /metrics (only that) on this port, on {@link host}; 0 picks a free one. */
+  metricsPort?: number;
 }
 
 export interface Server {
@@ -65,6 +76,10 @@ export interface Server {
   tokens: TokenCache;
   /** The admin token created at this start (see {@link ServerOptions.bootstrapAdminToken}); shown once. */
   bootstrapToken: IssuedToken | null;
+  metrics: Metrics;
+  health: HealthMonitor;
+  /** The port bound for GET /metrics alone, when {@link ServerOptions.metricsPort} was set. */
+  metricsPort: number | undefined;
   /** Graceful stop: drain, release leases, end streams with UNAVAILABLE, close the pool. */
   close(): Promise<void>;
 }
@@ -100,6 +115,10 @@ export async function build(options: ServerOptions): Promise<Server> {
   const store = new SagaStore(pool);
   const bus = new EventBus();
   const registry = createDefaultRegistry(options.actions ?? [], { extraHeaders: { "X-Sagad-Replica": options.replicaId } });
+  // TODO(breakers): pass the breakers' states once they exist; until then no circuit is reported.
+  const metrics: Metrics = new Metrics({ leasesHeld: (): number => engine.activeSagaCount(), circuits: () => [] });
+  const health = new HealthMonitor({ probe: new DatabaseProbe(options.databaseUrl, HEALTH_PROBE_TIMEOUT_MS), intervalMs: HEALTH_PROBE_INTERVAL_MS, logger });
+  health.markMigrated();
   const engine = new Engine({
     store,
     bus,
@@ -111,6 +130,7 @@ export async function build(options: ServerOptions): Promise<Server> {
     pollIntervalMs: options.pollIntervalMs,
     maxConcurrentSteps: options.maxConcurrentSteps ?? 1000,
     random: options.random,
+    observer: metrics,
   });
   const listener = new NotificationListener(
     options.databaseUrl,
@@ -131,8 +151,10 @@ export async function build(options: ServerOptions): Promise<Server> {
   const shutdown = new AbortController();
   setMaxListeners(0, shutdown.signal); // one listener per open WatchSaga stream
   let http: Awaited<ReturnType<typeof listen>>;
+  let metricsHttp: Awaited<ReturnType<typeof listen>> | undefined;
   try {
     await listener.start();
+    await health.start();
     const handler = connectNodeAdapter({
       routes: routes({
         engine,
@@ -143,22 +165,31 @@ export async function build(options: ServerOptions): Promise<Server> {
         limits: options.limits,
         logger,
         shutdownSignal: shutdown.signal,
+        health,
       }),
-      // errorInterceptor first (outermost): it turns the auth interceptor's domain errors into codes.
-      interceptors: [errorInterceptor(logger), authInterceptor(tokens, logger)],
+      // Outermost first: the RPC interceptor logs and counts every call, refused ones too; the error
+      // interceptor turns the auth interceptor's domain errors into Connect codes.
+      interceptors: [rpcInterceptor(logger, metrics), errorInterceptor(logger), authInterceptor(tokens, logger)],
       readMaxBytes: options.maxRequestBytes,
     });
-    http = await listen(handler, { host: options.host, port: options.port, maxRequestBytes: options.maxRequestBytes });
+    http = await listen(withHttpEndpoints(handler, { metrics, health }), { host: options.host, port: options.port, maxRequestBytes: options.maxRequestBytes });
+    if (options.metricsPort !== undefined) {
+      metricsHttp = await listen(metricsOnly(metrics), { host: options.host, port: options.metricsPort }).catch(async (err: unknown) => {
+        await http.close(0);
+        throw err;
+      });
+    }
   } catch (err) {
     // A failed start (port taken, database gone) must not leave connections keeping the process alive.
     tokens.stop();
+    await health.stop();
     await listener.close();
     await pool.end();
     throw err;
   }
   engine.start();
   const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${http.port}`;
-  logger.info({ url }, "sagad listening");
+  logger.info({ url, metrics_port: metricsHttp?.port }, "sagad listening");
 
   let closing: Promise<void> | null = null;
   return {
@@ -170,13 +201,19 @@ export async function build(options: ServerOptions): Promise<Server> {
     registry,
     tokens,
     bootstrapToken,
+    metrics,
+    health,
+    metricsPort: metricsHttp?.port,
     close() {
       closing ??= (async () => {
+        health.drain(); // before the shutdown signal, so health watchers hear NOT_SERVING first
         shutdown.abort();
         await engine.stop(options.shutdownGraceMs);
         await http.close(1_000);
+        await metricsHttp?.close(1_000);
         await engine.settled();
         tokens.stop();
+        await health.stop();
         await listener.close();
         await pool.end();
       })();

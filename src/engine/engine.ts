@@ -62,7 +62,9 @@ export class Engine {
       pollIntervalMs: opts.pollIntervalMs,
       held: () => this.drivers,
       onLost: (id, driver) => {
-        if (this.drivers.get(id) === driver) driver.abandon("STALE");
+        if (this.drivers.get(id) !== driver) return;
+        opts.logger.warn({ saga_id: id, saga_name: driver.name }, "lease lost; another replica may drive the saga now");
+        driver.abandon("STALE");
       },
       // Backstop: whatever a driver may have missed, its timers and attempts match its state again.
       onKept: (_id, driver) => driver.kick(),
@@ -99,6 +101,7 @@ export class Engine {
     });
     if (!inserted) return this.existingForRequest(id, hash!);
     this.observer.committed(decision.state, events);
+    this.opts.logger.info({ saga_id: id, saga_name: draft.name, steps: draft.steps.length, token: tokenName }, "saga created");
     this.opts.bus.publish(id, decision.state.sequence);
     this.startDriver(decision.state, true);
     return decision.state;
@@ -215,7 +218,7 @@ export class Engine {
 
   private async release(ids: string[]): Promise<void> {
     await this.opts.store.releaseLeases(this.opts.replicaId, ids).catch((err: unknown) => {
-      this.opts.logger.warn({ err }, "could not release leases; they will expire");
+      this.opts.logger.warn({ err, saga_ids: ids }, "could not release leases; they will expire");
     });
   }
 
@@ -250,7 +253,7 @@ export class Engine {
     try {
       await driver.submit({ type: "recover" });
     } catch (err) {
-      this.opts.logger.error({ err, saga_id: driver.id }, "recovery failed");
+      this.opts.logger.error({ err, saga_id: driver.id, saga_name: driver.name }, "recovery failed");
     }
     driver.kick();
   }

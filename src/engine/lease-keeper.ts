@@ -92,7 +92,7 @@ export class LeaseKeeper<Holder> {
     try {
       const now = this.opts.clock.now();
       const ids = await this.opts.store.claimSagas(this.opts.replicaId, now, now + this.opts.leaseTtlMs, CLAIM_BATCH);
-      await Promise.all(ids.map((id) => this.opts.onClaimed(id).catch((err: unknown) => this.logFailure(err, "takeover failed"))));
+      await Promise.all(ids.map((id) => this.opts.onClaimed(id).catch((err: unknown) => this.logFailure(err, "takeover failed", { saga_id: id }))));
       return ids.length === CLAIM_BATCH;
     } catch (err) {
       this.logFailure(err, "claim poll failed");
@@ -100,8 +100,8 @@ export class LeaseKeeper<Holder> {
     }
   }
 
-  private logFailure(err: unknown, message: string): void {
-    if (isTransientPgError(err)) this.opts.logger.warn({ err }, message);
-    else this.opts.logger.error({ err }, message);
+  private logFailure(err: unknown, message: string, fields: Record<string, unknown> = {}): void {
+    if (isTransientPgError(err)) this.opts.logger.warn({ ...fields, err }, message);
+    else this.opts.logger.error({ ...fields, err }, message);
   }
 }

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { ActionRegistry } from "../actions/registry.js";
 import type { Clock } from "../domain/clock.js";
 import { decide, type SagaInput } from "../domain/state-machine.js";
-import { RESTING_SAGA_STATUSES, type SagaState } from "../domain/types.js";
+import { RESTING_SAGA_STATUSES, type SagaEvent, type SagaState } from "../domain/types.js";
 import type { SagaStore } from "../store/saga-store.js";
 import type { ConcurrencyLimiter } from "./concurrency-limiter.js";
 import type { EngineObserver } from "./engine-observer.js";
@@ -50,6 +50,10 @@ export class SagaDriver {
 
   get id(): string {
     return this.state.id;
+  }
+
+  get name(): string {
+    return this.state.name;
   }
 
   /** Serialises `input` behind earlier ones; resolves with the saga as committed after it. */
@@ -130,11 +134,7 @@ export class SagaDriver {
       if (result.ok) {
         this.state = decision.state;
         this.deps.observer.committed(this.state, decision.events);
-        if (this.log.isLevelEnabled("debug")) {
-          for (const event of decision.events) {
-            this.log.debug({ step: event.step, attempt: event.attempt, sequence: event.sequence, event: event.type, actor }, event.message);
-          }
-        }
+        this.logEvents(decision.events, actor);
         if (resting) this.log.info({ status: this.state.status, error: this.state.error }, "saga is resting");
         this.deps.bus.publish(this.state.id, this.state.sequence);
         this.reconcile();
@@ -143,6 +143,17 @@ export class SagaDriver {
       await this.reload();
       onReload();
       if (this.stopped) throw new Error("saga lease lost");
+    }
+  }
+
+  /** Failures for good are news (warn); the rest of the history is there at debug. */
+  private logEvents(events: readonly SagaEvent[], actor: string): void {
+    for (const event of events) {
+      const failed = event.type === "STEP_FAILED" || event.type === "COMPENSATION_FAILED";
+      if (!failed && !this.log.isLevelEnabled("debug")) continue;
+      const fields = { step: event.step, attempt: event.attempt, sequence: event.sequence, event: event.type, actor };
+      if (failed) this.log.warn({ ...fields, error: event.error, error_kind: event.errorKind }, event.message);
+      else this.log.debug(fields, event.message);
     }
   }
 

@@ -123,6 +123,10 @@ export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, 
       deps.observer.attemptFinished(spec.action, phase, outcome, clock.now() - startedAt);
     }
   };
-  execute().then(finish, (err: unknown) => finish(failure(String(err), "ERROR", true)));
+  execute().then(finish, (err: unknown) => {
+    // Not the action failing (that is caught above) but the runner itself: a bug worth an error line.
+    stepLogger.error({ err }, "attempt crashed");
+    finish(failure(String(err), "ERROR", true));
+  });
   return { phase, attempt, abort, done };
 }

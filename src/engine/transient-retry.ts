@@ -16,7 +16,8 @@ export async function withTransientRetry<T>(log: Logger, fn: () => Promise<T>, b
       if (!isTransientPgError(err) || Date.now() - started > budgetMs) throw err;
       // Capped low: a restarted Postgres is back in well under a second, and sagas should be too.
       const delay = Math.min(500, 50 * 2 ** attempt);
-      log.warn({ err, attempt, delay }, "transient database error; retrying");
+      // `retry`, not `attempt`: on a driver's logger `attempt` is the step's attempt.
+      log.warn({ err, retry: attempt, delay_ms: delay }, "transient database error; retrying");
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }

@@ -1,3 +1,4 @@
+import type { Logger } from "pino";
 import type { Action } from "../../src/actions/action.js";
 import { createSagaClient, type SagaClient, type SagaClientOptions } from "../../src/client/index.js";
 import type { IssuedToken } from "../../src/auth/issue-token.js";
@@ -21,6 +22,10 @@ export interface TestServerOptions {
   tokenReloadMs?: number;
   /** Share a database with another test server (a second replica); default: a fresh one. */
   database?: TestDatabase;
+  /** Default: silent. */
+  logger?: Logger;
+  /** Also serve /metrics on this port (0: a free one); default: only on the main port. */
+  metricsPort?: number;
 }
 
 /** Client options for tests: `token` defaults to the server's admin token; null sends none. */
@@ -61,6 +66,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     clock: options.clock,
     random: options.random,
     tokenReloadMs: options.tokenReloadMs,
+    logger: options.logger,
+    metricsPort: options.metricsPort,
   });
   return {
     server,

@@ -1,0 +1,21 @@
+import { readFile } from "node:fs/promises";
+import { describe, expect, it } from "vitest";
+import { Metrics } from "../src/api/metrics.js";
+import { CONFIG_HELP } from "../src/config.js";
+import { parsePrometheusText } from "./helpers/prometheus-text.js";
+
+const readme = await readFile(new URL("../README.md", import.meta.url), "utf8");
+
+/** The README promises things the code must keep; these are the ones a test can hold it to. */
+describe("README", () => {
+  it("shows the --help output exactly", () => {
+    expect(readme).toContain("```\n" + CONFIG_HELP + "\n```");
+  });
+
+  it("documents every sagad_ metric family, and no other", async () => {
+    const metrics = new Metrics({ leasesHeld: () => 0, circuits: () => [], processMetrics: false });
+    const served = [...parsePrometheusText((await metrics.render()).body).keys()].sort();
+    const documented = [...readme.matchAll(/^\| `(sagad_[a-z_]+)` \|/gm)].map((m) => m[1]).sort();
+    expect(documented).toEqual(served);
+  });
+});
