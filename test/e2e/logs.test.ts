@@ -53,11 +53,17 @@ describe("log lines of a real server", () => {
     const creates = rpc.filter((l) => l.method === "CreateSaga");
     expect(creates).toHaveLength(2);
     for (const line of creates) {
-      expect(line).toMatchObject({ service: "saga.v1.SagaService", code: "ok", protocol: "grpc", token: null, level: 30 });
+      expect(line).toMatchObject({ service: "saga.v1.SagaService", code: "ok", protocol: "grpc", token: srv.adminTokenName, level: 30 });
       expect(line.duration_ms as number).toBeGreaterThan(0);
     }
     expect(rpc.filter((l) => l.method === "GetSaga" && l.code === "not_found")).toHaveLength(1);
     expect(rpc.filter((l) => l.method === "WatchSaga")).toEqual([expect.objectContaining({ code: "ok" })]);
+  });
+
+  it("logs a refused call with its code and no token name", async () => {
+    await expectCode(srv.client({ protocol: "grpc", token: null }).listSagas({}), Code.Unauthenticated);
+    const refused = lines.filter((l) => l.msg === "rpc" && l.method === "ListSagas" && l.code === "unauthenticated");
+    expect(refused).toEqual([expect.objectContaining({ token: null })]);
   });
 
   it("puts saga_id and saga_name on every engine line about a saga", () => {

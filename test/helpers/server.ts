@@ -36,6 +36,8 @@ export interface TestServer {
   db: TestDatabase;
   /** An admin token made for this server; {@link client} uses it unless told otherwise. */
   adminToken: string;
+  /** Its name, as recorded on events and RPC log lines. */
+  adminTokenName: string;
   client(options?: TestClientOptions): SagaClient;
   /** Creates a token and waits until this server accepts it. */
   issueToken(scopes: readonly Scope[], name?: string): Promise<IssuedToken>;
@@ -73,6 +75,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     server,
     db,
     adminToken: admin.token,
+    adminTokenName: admin.name,
     client: ({ token = admin.token, ...rest } = {}) => createSagaClient(server.url, { ...rest, token: token ?? undefined }),
     async issueToken(scopes, name) {
       const issued = await createTestToken(db.pool, scopes, name);
