@@ -44,6 +44,7 @@ async function main(): Promise<void> {
       maxRequestBytes: config.maxRequestBytes,
       shutdownGraceMs: config.shutdownGraceMs,
       maxConcurrentSteps: config.maxConcurrentSteps,
+      breaker: { failures: config.breakerFailures, openMs: config.breakerOpenMs },
       logger,
     });
     process.stdout.write(`sagad listening on ${server.url} (replica ${config.replicaId})\n`);

@@ -9,6 +9,7 @@ import { listen } from "./api/http-server.js";
 import { routes } from "./api/routes.js";
 import { systemClock, type Clock } from "./domain/clock.js";
 import type { ValidationLimits } from "./domain/validate-saga.js";
+import { DEFAULT_BREAKER_SETTINGS, type BreakerSettings, type CircuitBreakers } from "./engine/circuit-breakers.js";
 import { Engine } from "./engine/engine.js";
 import { EventBus } from "./engine/event-bus.js";
 import { NotificationListener } from "./engine/notification-listener.js";
@@ -39,6 +40,8 @@ export interface ServerOptions {
   actions?: Action[];
   clock?: Clock;
   random?: () => number;
+  /** Circuit breakers: consecutive failures that open one (0: none) and its open time; default 5 / 10,000 ms. */
+  breaker?: BreakerSettings;
 }
 
 export interface Server {
@@ -49,6 +52,8 @@ export interface Server {
   bus: EventBus;
   pool: pg.Pool;
   registry: ActionRegistry;
+  /** This replica's circuit breakers; `list()` is what ListCircuits and the metrics show. */
+  circuits: CircuitBreakers;
   /** Graceful stop: drain, release leases, end streams with UNAVAILABLE, close the pool. */
   close(): Promise<void>;
 }
@@ -85,6 +90,7 @@ export async function build(options: ServerOptions): Promise<Server> {
     pollIntervalMs: options.pollIntervalMs,
     maxConcurrentSteps: options.maxConcurrentSteps ?? 1000,
     random: options.random,
+    breaker: options.breaker ?? DEFAULT_BREAKER_SETTINGS,
   });
   const listener = new NotificationListener(
     options.databaseUrl,
@@ -136,6 +142,7 @@ export async function build(options: ServerOptions): Promise<Server> {
     bus,
     pool,
     registry,
+    circuits: engine.circuits,
     close() {
       closing ??= (async () => {
         shutdown.abort();

@@ -30,7 +30,9 @@ describe("ListSagas pagination over 1,000 sagas", () => {
   const created: Created[] = [];
 
   beforeAll(async () => {
-    srv = await startTestServer({ actions: t.actions });
+    // 100 sagas fail on purpose through one action: its breaker would open and hold them for
+    // probes, which is right for a real target but not what this test is about.
+    srv = await startTestServer({ actions: t.actions, breaker: { failures: 0, openMs: 10_000 } });
     client = srv.client({ protocol: "grpc" });
   });
   afterAll(() => srv?.close());

@@ -14,6 +14,8 @@ export interface TestServerOptions {
   pollIntervalMs?: number;
   limits?: Partial<ValidationLimits>;
   shutdownGraceMs?: number;
+  /** Circuit breaker thresholds; default the server's (5 failures, 10 s open). */
+  breaker?: { failures: number; openMs: number };
   /** Share a database with another test server (a second replica); default: a fresh one. */
   database?: TestDatabase;
 }
@@ -46,6 +48,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     actions: options.actions,
     clock: options.clock,
     random: options.random,
+    breaker: options.breaker,
   });
   return {
     server,
