@@ -13,7 +13,7 @@ describe("ListCircuits", () => {
   const t = createTestActions();
   let srv: TestServer;
   beforeAll(async () => {
-    srv = await startTestServer({ actions: t.actions, replicaId: "replica-circuits" });
+    srv = await startTestServer({ actions: t.actions, replicaId: "replica-circuits", breaker: { failures: 5, openMs: 10_000 } });
   });
   afterAll(() => srv?.close());
 

@@ -30,9 +30,7 @@ describe("ListSagas pagination over 1,000 sagas", () => {
   const created: Created[] = [];
 
   beforeAll(async () => {
-    // 100 sagas fail on purpose through one action: its breaker would open and hold them for
-    // probes, which is right for a real target but not what this test is about.
-    srv = await startTestServer({ actions: t.actions, breaker: { failures: 0, openMs: 10_000 } });
+    srv = await startTestServer({ actions: t.actions });
     client = srv.client({ protocol: "grpc" });
   });
   afterAll(() => srv?.close());

@@ -14,7 +14,11 @@ export interface TestServerOptions {
   pollIntervalMs?: number;
   limits?: Partial<ValidationLimits>;
   shutdownGraceMs?: number;
-  /** Circuit breaker thresholds; default the server's (5 failures, 10 s open). */
+  /**
+   * Circuit breaker thresholds; default none (`failures: 0`). Tests fail actions on purpose, many
+   * times over; with the server's default a breaker opened by one test would hold the next test's
+   * steps for a 10 s probe. Tests about breakers set their own thresholds.
+   */
   breaker?: { failures: number; openMs: number };
   /** Share a database with another test server (a second replica); default: a fresh one. */
   database?: TestDatabase;
@@ -48,7 +52,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     actions: options.actions,
     clock: options.clock,
     random: options.random,
-    breaker: options.breaker,
+    breaker: options.breaker ?? { failures: 0, openMs: 10_000 },
   });
   return {
     server,
