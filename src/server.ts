@@ -15,6 +15,7 @@ import { issueBootstrapToken, type IssuedToken } from "./auth/issue-token.js";
 import { TokenCache } from "./auth/token-cache.js";
 import { systemClock, type Clock } from "./domain/clock.js";
 import type { ValidationLimits } from "./domain/validate-saga.js";
+import { DEFAULT_BREAKER_SETTINGS, type BreakerSettings, type CircuitBreakers } from "./engine/circuit-breakers.js";
 import { Engine } from "./engine/engine.js";
 import { EventBus } from "./engine/event-bus.js";
 import { HealthMonitor } from "./engine/health-monitor.js";
@@ -62,6 +63,8 @@ export interface ServerOptions {
   tokenReloadMs?: number;
   /** Also serve GET /metrics (only that) on this port, on {@link host}; 0 picks a free one. */
   metricsPort?: number;
+  /** Circuit breakers: consecutive failures that open one (0: none) and its open time; default 5 / 10,000 ms. */
+  breaker?: BreakerSettings;
 }
 
 export interface Server {
@@ -80,6 +83,8 @@ export interface Server {
   health: HealthMonitor;
   /** The port bound for GET /metrics alone, when {@link ServerOptions.metricsPort} was set. */
   metricsPort: number | undefined;
+  /** This replica's circuit breakers; `list()` is what ListCircuits and the metrics show. */
+  circuits: CircuitBreakers;
   /** Graceful stop: drain, release leases, end streams with UNAVAILABLE, close the pool. */
   close(): Promise<void>;
 }
@@ -115,8 +120,10 @@ export async function build(options: ServerOptions): Promise<Server> {
   const store = new SagaStore(pool);
   const bus = new EventBus();
   const registry = createDefaultRegistry(options.actions ?? [], { extraHeaders: { "X-Sagad-Replica": options.replicaId } });
-  // TODO(breakers): pass the breakers' states once they exist; until then no circuit is reported.
-  const metrics: Metrics = new Metrics({ leasesHeld: (): number => engine.activeSagaCount(), circuits: () => [] });
+  const metrics: Metrics = new Metrics({
+    leasesHeld: (): number => engine.activeSagaCount(),
+    circuits: () => engine.circuits.list(),
+  });
   const health = new HealthMonitor({ probe: new DatabaseProbe(options.databaseUrl, HEALTH_PROBE_TIMEOUT_MS), intervalMs: HEALTH_PROBE_INTERVAL_MS, logger });
   health.markMigrated();
   const engine = new Engine({
@@ -131,6 +138,7 @@ export async function build(options: ServerOptions): Promise<Server> {
     maxConcurrentSteps: options.maxConcurrentSteps ?? 1000,
     random: options.random,
     observer: metrics,
+    breaker: options.breaker ?? DEFAULT_BREAKER_SETTINGS,
   });
   const listener = new NotificationListener(
     options.databaseUrl,
@@ -204,6 +212,7 @@ export async function build(options: ServerOptions): Promise<Server> {
     metrics,
     health,
     metricsPort: metricsHttp?.port,
+    circuits: engine.circuits,
     close() {
       closing ??= (async () => {
         health.drain(); // before the shutdown signal, so health watchers hear NOT_SERVING first

@@ -33,6 +33,13 @@ export interface Action {
   readonly name: string;
   /** Resolves with the step output (normalised by `normalizeOutput`) or rejects with a failure. */
   run(ctx: ActionContext): Promise<JsonObject | Json | void>;
+  /**
+   * The circuit breaker a call with this (rendered) config goes through, when one breaker for the
+   * whole action would be too coarse: the http action answers "http <host>", so one failing
+   * service does not stop calls to the others. Default: the action's name. Must not throw; a bad
+   * config is reported by `run`.
+   */
+  circuitKey?(config: JsonObject): string;
 }
 
 /**

@@ -45,7 +45,26 @@ export function createHttpAction(options: HttpActionOptions = {}): Action {
     throw new Error(`maxResponseBytes must be a positive integer, got ${maxBytes}`);
   }
   const extraHeaders = new Headers(options.extraHeaders); // throws now on an invalid header
-  return { name: "http", run: async (ctx) => runHttp(ctx, parseConfig(ctx.config), extraHeaders, maxBytes) };
+  return {
+    name: "http",
+    run: async (ctx) => runHttp(ctx, parseConfig(ctx.config), extraHeaders, maxBytes),
+    circuitKey: httpCircuitKey,
+  };
+}
+
+/**
+ * One breaker per target host (with its port, as in the URL: two services on one machine are two
+ * targets). A config without a usable url gets the action-wide key; `run` rejects it anyway.
+ */
+export function httpCircuitKey(config: JsonObject): string {
+  const url = config["url"];
+  if (typeof url !== "string") return "http";
+  try {
+    const host = new URL(url).host;
+    return host ? `http ${host}` : "http";
+  } catch {
+    return "http";
+  }
 }
 
 async function runHttp(ctx: ActionContext, req: HttpRequest, extra: Headers, maxBytes: number): Promise<JsonObject> {

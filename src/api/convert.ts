@@ -1,10 +1,13 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs, type Duration } from "@bufbuild/protobuf/wkt";
 import { sagaOutputs } from "../domain/outputs.js";
+import type { CircuitSnapshot } from "../engine/circuit-breakers.js";
 import type { RetryPolicy as DomainRetryPolicy, SagaEvent as DomainEvent, SagaState, StepState } from "../domain/types.js";
 import type { RawCreateSaga, RawRetryPolicy, RawStepSpec } from "../domain/validate-saga.js";
 import {
   Backoff,
+  CircuitSchema,
+  CircuitState,
   CompensationSchema,
   EventType,
   FailurePolicy,
@@ -14,6 +17,7 @@ import {
   SagaStatus,
   StepSchema,
   StepStatus,
+  type Circuit,
   type CreateSagaRequest,
   type RetryPolicy,
   type Saga,
@@ -175,5 +179,22 @@ export function eventToProto(event: DomainEvent): SagaEvent {
     actor: event.actor,
     tokenName: event.tokenName ?? "",
     message: event.message,
+  });
+}
+
+/** A breaker of this replica for ListCircuits; the state names match the enum without its prefix. */
+export function circuitToProto(c: CircuitSnapshot): Circuit {
+  return create(CircuitSchema, {
+    key: c.key,
+    action: c.action,
+    state: CircuitState[c.state],
+    consecutiveFailures: c.consecutiveFailures,
+    totalFailures: BigInt(c.totalFailures),
+    totalSuccesses: BigInt(c.totalSuccesses),
+    totalRejected: BigInt(c.totalRejected),
+    waitingSteps: c.waitingSteps,
+    openedTime: ts(c.openedAt),
+    nextProbeTime: ts(c.nextProbeAt),
+    lastError: c.lastError ?? "",
   });
 }

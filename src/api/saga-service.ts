@@ -1,4 +1,4 @@
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { ActionRegistry } from "../actions/registry.js";
 import { invalidArgument } from "../domain/errors.js";
@@ -14,7 +14,7 @@ import type { SagaService } from "../gen/saga/v1/saga_pb.js";
 import { listSagas, type ListFilter } from "../store/list-sagas.js";
 import type { SagaStore } from "../store/saga-store.js";
 import type pg from "pg";
-import { rawCreateSaga, sagaStatusFromProto, sagaToProto } from "./convert.js";
+import { circuitToProto, rawCreateSaga, sagaStatusFromProto, sagaToProto } from "./convert.js";
 import { checkJsonObject, checkText, requireSagaId, requireStepName } from "./request-checks.js";
 import { principalKey } from "./principal.js";
 import { watchSaga } from "./watch-saga.js";
@@ -102,7 +102,7 @@ export function createSagaService(deps: SagaServiceDeps): ServiceImpl<typeof Sag
     },
 
     listCircuits() {
-      throw new ConnectError("ListCircuits is not built yet", Code.Unimplemented);
+      return { replicaId: engine.replicaId, circuits: engine.circuits.list().map(circuitToProto) };
     },
   };
 }

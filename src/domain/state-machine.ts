@@ -7,7 +7,7 @@ import {
   assertSagaTransition,
   assertStepTransition,
 } from "./transitions.js";
-import { RESTING_SAGA_STATUSES } from "./types.js";
+import { CIRCUIT_OPEN, RESTING_SAGA_STATUSES } from "./types.js";
 import type { EventType, JsonObject, SagaEvent, SagaState, SagaStatus, StepState, StepStatus } from "./types.js";
 
 /** What can happen to a saga: results reported by the engine, and operator operations. */
@@ -19,11 +19,30 @@ export type SagaInput =
   | { type: "retryDue"; step: string }
   | { type: "compensationSucceeded"; step: string; attempt: number }
   | { type: "compensationFailed"; step: string; attempt: number; error: string; errorKind: string; retryable: boolean }
+  | ({ type: "stepDeferred" } & Deferral)
+  | ({ type: "compensationDeferred" } & Deferral)
   | { type: "retrySaga" }
   | { type: "retryStep"; step: string; config: JsonObject | null }
   | { type: "skipStep"; step: string; output: JsonObject }
   | { type: "rollback" }
   | { type: "cancel"; reason: string };
+
+/**
+ * An attempt the engine did not make because the action's circuit breaker refused it. The attempt
+ * is given back (the retried one has the same number and budget) and the step waits until `until`,
+ * when the breaker lets a probe through; the replica holding the saga may wake it earlier.
+ */
+export interface Deferral {
+  step: string;
+  /** The attempt that was started in the state but never called. */
+  attempt: number;
+  /** The breaker's key, e.g. "http pay.example:443". */
+  circuit: string;
+  /** Why, for the step's error and the event: names the circuit and its next probe time. */
+  reason: string;
+  /** Epoch ms: the breaker's next probe time. */
+  until: number;
+}
 
 export interface DecideEnv {
   now: number;
@@ -102,6 +121,12 @@ class Transition {
         break;
       case "compensationFailed":
         this.compensationFailed(input);
+        break;
+      case "stepDeferred":
+        this.stepDeferred(input);
+        break;
+      case "compensationDeferred":
+        this.compensationDeferred(input);
         break;
       case "retrySaga":
         this.retrySaga();
@@ -190,6 +215,43 @@ class Transition {
     this.setStep(i, "COMPENSATION_FAILED", failure);
     this.saga.error = `compensation of step ${step.name} failed: ${input.error}`;
     this.emit("COMPENSATION_FAILED", i, { ...failure, message: this.saga.error });
+  }
+
+  /** The breaker refused the call: RETRY_SCHEDULED until its probe time, attempt and budget untouched. */
+  private stepDeferred(input: Deferral): void {
+    const i = this.runningAttempt(input.step, input.attempt);
+    if (i === undefined) return;
+    const step = this.step(i);
+    const given = { attempt: input.attempt - 1, error: input.reason, errorKind: CIRCUIT_OPEN };
+    if (this.saga.status === "CANCELLING") {
+      this.setStep(i, "CANCELLED", { ...given, completedAt: this.env.now });
+      this.emit("STEP_CANCELLED", i, { error: given.error, errorKind: given.errorKind, message: `step ${step.name} cancelled before its call` });
+      return;
+    }
+    const nextAttemptAt = Math.max(input.until, this.env.now);
+    // A first attempt that never ran leaves the step never started.
+    const startedAt = given.attempt === 0 ? null : step.startedAt;
+    this.setStep(i, "RETRY_SCHEDULED", { ...given, nextAttemptAt, startedAt });
+    this.emit("STEP_DEFERRED", i, {
+      error: given.error,
+      errorKind: given.errorKind,
+      nextAttemptAt,
+      message: `attempt ${input.attempt} of step ${step.name} deferred: ${input.reason}`,
+    });
+  }
+
+  /** As `stepDeferred`, for a compensation: it stays COMPENSATING and waits for the probe time. */
+  private compensationDeferred(input: Deferral): void {
+    const i = this.compensationAttempt(input.step, input.attempt);
+    if (i === undefined) return;
+    const nextAttemptAt = Math.max(input.until, this.env.now);
+    this.patchStep(i, { attempt: input.attempt - 1, error: input.reason, errorKind: CIRCUIT_OPEN, nextAttemptAt });
+    this.emit("STEP_DEFERRED", i, {
+      error: input.reason,
+      errorKind: CIRCUIT_OPEN,
+      nextAttemptAt,
+      message: `compensation attempt ${input.attempt} of step ${input.step} deferred: ${input.reason}`,
+    });
   }
 
   // ----- operator operations --------------------------------------------------------------------

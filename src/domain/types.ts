@@ -138,6 +138,12 @@ export const EVENT_TYPES = [
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
+/**
+ * The error kind of a step whose attempt was deferred (not made) because its circuit breaker is
+ * open; such a step is RETRY_SCHEDULED, or COMPENSATING with a next attempt time.
+ */
+export const CIRCUIT_OPEN = "CIRCUIT_OPEN";
+
 /** One entry of a saga's history; `sequence` is per saga and gap-free. */
 export interface SagaEvent {
   sequence: number;

@@ -8,6 +8,7 @@ import { assertOperationAllowed, type Operation } from "../domain/transitions.js
 import { RESTING_SAGA_STATUSES, type SagaState } from "../domain/types.js";
 import type { ValidatedSaga } from "../domain/validate-saga.js";
 import type { SagaStore } from "../store/saga-store.js";
+import { CircuitBreakers, type BreakerSettings } from "./circuit-breakers.js";
 import { NO_OBSERVER, type EngineObserver } from "./engine-observer.js";
 import type { EventBus } from "./event-bus.js";
 import { SagaDriver } from "./saga-driver.js";
@@ -34,6 +35,8 @@ export interface EngineOptions {
   random?: () => number;
   /** Told about commits and attempts (metrics); nobody by default. */
   observer?: EngineObserver;
+  /** Circuit breaker thresholds; absent or `failures: 0`: no breakers. */
+  breaker?: BreakerSettings;
 }
 
 /**
@@ -46,6 +49,8 @@ export class Engine {
   private readonly leases: LeaseKeeper<SagaDriver>;
   private readonly limiter: ConcurrencyLimiter;
   private readonly observer: EngineObserver;
+  /** This replica's circuit breakers, for ListCircuits and the metrics. */
+  readonly circuits: CircuitBreakers;
   private stopping = false;
   /** Lease releases of sagas committed while stopping; the pool must outlive them. */
   private readonly releasing = new Set<Promise<void>>();
@@ -53,6 +58,7 @@ export class Engine {
   constructor(private readonly opts: EngineOptions) {
     this.limiter = new ConcurrencyLimiter(opts.maxConcurrentSteps);
     this.observer = opts.observer ?? NO_OBSERVER;
+    this.circuits = new CircuitBreakers({ settings: opts.breaker, clock: opts.clock, logger: opts.logger });
     this.leases = new LeaseKeeper({
       store: opts.store,
       clock: opts.clock,
@@ -74,6 +80,11 @@ export class Engine {
 
   start(): void {
     this.leases.start();
+  }
+
+  /** The name of this replica in leases, logs and ListCircuits. */
+  get replicaId(): string {
+    return this.opts.replicaId;
   }
 
   /** Sagas this replica is driving right now. */
@@ -207,6 +218,7 @@ export class Engine {
     clearTimeout(timer);
     const ids = [...this.drivers.keys()];
     for (const driver of [...this.drivers.values()]) driver.abandon("SHUTDOWN");
+    this.circuits.close();
     await this.leases.stop();
     await this.release(ids);
   }
@@ -281,6 +293,7 @@ export class Engine {
       replicaId: this.opts.replicaId,
       limiter: this.limiter,
       observer: this.observer,
+      circuits: this.circuits,
       onStop: (id) => {
         if (this.drivers.get(id) === driver) this.drivers.delete(id);
       },

@@ -2,8 +2,9 @@ import type { Logger } from "pino";
 import type { ActionRegistry } from "../actions/registry.js";
 import type { Clock } from "../domain/clock.js";
 import { decide, type SagaInput } from "../domain/state-machine.js";
-import { RESTING_SAGA_STATUSES, type SagaEvent, type SagaState } from "../domain/types.js";
+import { CIRCUIT_OPEN, RESTING_SAGA_STATUSES, type SagaEvent, type SagaState, type StepState } from "../domain/types.js";
 import type { SagaStore } from "../store/saga-store.js";
+import type { CircuitBreakers } from "./circuit-breakers.js";
 import type { ConcurrencyLimiter } from "./concurrency-limiter.js";
 import type { EngineObserver } from "./engine-observer.js";
 import type { EventBus } from "./event-bus.js";
@@ -21,6 +22,7 @@ export interface DriverDeps {
   replicaId: string;
   limiter: ConcurrencyLimiter;
   observer: EngineObserver;
+  circuits: CircuitBreakers;
   /** Called once when the driver stops (saga resting, lease lost, or shutdown). */
   onStop(id: string): void;
 }
@@ -37,6 +39,10 @@ export class SagaDriver {
   private readonly recorded = new Set<Promise<void>>();
   private draining = false;
   private readonly timers = new Map<string, { at: number; cancel: () => void }>();
+  /** Steps whose attempt a breaker deferred (this driver committed it), by the circuit they wait for. */
+  private readonly deferredOn = new Map<string, string>();
+  /** Steps registered with their breaker instead of a timer, with the function that withdraws them. */
+  private readonly waits = new Map<string, () => void>();
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
   private readonly log: Logger;
@@ -88,6 +94,8 @@ export class SagaDriver {
     this.attempts.clear();
     for (const timer of this.timers.values()) timer.cancel();
     this.timers.clear();
+    for (const withdraw of this.waits.values()) withdraw();
+    this.waits.clear();
     this.deps.onStop(this.state.id);
   }
 
@@ -133,6 +141,9 @@ export class SagaDriver {
       );
       if (result.ok) {
         this.state = decision.state;
+        if ((input.type === "stepDeferred" || input.type === "compensationDeferred") && decision.events.some((e) => e.type === "STEP_DEFERRED")) {
+          this.deferredOn.set(input.step, input.circuit);
+        }
         this.deps.observer.committed(this.state, decision.events);
         this.logEvents(decision.events, actor);
         if (resting) this.log.info({ status: this.state.status, error: this.state.error }, "saga is resting");
@@ -186,12 +197,16 @@ export class SagaDriver {
     }
     const wanted = new Set<string>();
     const wantedTimers = new Set<string>();
+    const wantedWaits = new Set<string>();
     for (const step of saga.steps) {
       const phase = step.status === "RUNNING" ? "action" : step.status === "COMPENSATING" && step.nextAttemptAt === null ? "compensate" : null;
       if (phase) {
         const key = `${step.name}#${phase}#${step.attempt}`;
         wanted.add(key);
         if (!this.attempts.has(key) && !this.draining) this.launch(key, step.name, phase);
+      } else if (this.waitsForCircuit(step)) {
+        wantedWaits.add(step.name);
+        if (!this.waits.has(step.name)) this.waitForCircuit(step.name, this.deferredOn.get(step.name)!);
       } else if (step.nextAttemptAt !== null && (step.status === "RETRY_SCHEDULED" || step.status === "COMPENSATING")) {
         const key = step.name;
         wantedTimers.add(key);
@@ -220,6 +235,39 @@ export class SagaDriver {
         this.timers.delete(key);
       }
     }
+    for (const [name, withdraw] of this.waits) {
+      if (!wantedWaits.has(name)) {
+        withdraw();
+        this.waits.delete(name);
+      }
+    }
+    for (const name of this.deferredOn.keys()) {
+      if (!wantedWaits.has(name)) this.deferredOn.delete(name);
+    }
+  }
+
+  /**
+   * A step this driver deferred for a breaker waits on the breaker, not on a timer: the breaker
+   * wakes one step as its probe, then the rest gradually. Its durable next attempt time is the
+   * probe time, so a replica that takes the saga over (and knows nothing of this breaker) simply
+   * tries again then.
+   */
+  private waitsForCircuit(step: StepState): boolean {
+    return (
+      this.deferredOn.has(step.name) &&
+      step.errorKind === CIRCUIT_OPEN &&
+      step.nextAttemptAt !== null &&
+      (step.status === "RETRY_SCHEDULED" || step.status === "COMPENSATING")
+    );
+  }
+
+  private waitForCircuit(name: string, circuit: string): void {
+    const withdraw = this.deps.circuits.wait(circuit, () => {
+      if (this.waits.get(name) !== withdraw) return;
+      this.waits.delete(name);
+      this.submit({ type: "retryDue", step: name }).catch((err: unknown) => this.onSubmitError(err));
+    });
+    this.waits.set(name, withdraw);
   }
 
   private launch(key: string, stepName: string, phase: "action" | "compensate"): void {

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
-import { toActionFailure, normalizeOutput, type ActionContext } from "../actions/action.js";
+import { toActionFailure, normalizeOutput, type Action, type ActionContext } from "../actions/action.js";
 import type { ActionRegistry } from "../actions/registry.js";
+import { circuitKeyFor, type CallVerdict, type CircuitBreakers, type Refusal } from "./circuit-breakers.js";
 import type { ConcurrencyLimiter } from "./concurrency-limiter.js";
 import type { AttemptOutcome, EngineObserver } from "./engine-observer.js";
 import type { Clock } from "../domain/clock.js";
@@ -33,13 +34,31 @@ export interface AttemptDeps {
   logger: Logger;
   limiter: ConcurrencyLimiter;
   observer: EngineObserver;
+  circuits: CircuitBreakers;
+}
+
+/** An attempt's result and what it says about the target, for its circuit breaker. */
+type Judged = CallVerdict & { input: SagaInput };
+
+/** Rejects when `signal` fires, so a call can be raced with it; dispose() drops the listener. */
+function whenAborted(signal: AbortSignal): { promise: Promise<never>; dispose(): void } {
+  let onAbort = () => {};
+  const promise = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  });
+  promise.catch(() => undefined); // a race that was already won must not leave an unhandled rejection
+  return { promise, dispose: () => signal.removeEventListener("abort", onAbort) };
 }
 
 /**
- * Runs one attempt of a step's action or compensation: waits for a concurrency slot, renders its
- * config, enforces the attempt timeout (from when the action starts, not from the queue) through
- * the abort signal, and turns whatever happens into a SagaInput. A timeout or cancel reports the
- * failure at once, without waiting for an action that ignores its signal.
+ * Runs one attempt of a step's action or compensation: renders its config, asks the circuit
+ * breaker of its target, waits for a concurrency slot, enforces the attempt timeout (from when the
+ * action starts, not from the queue) through the abort signal, and turns whatever happens into a
+ * SagaInput. A timeout or cancel reports the failure at once, without waiting for an action that
+ * ignores its signal. A call the breaker refuses is never made and reports a deferral, which gives
+ * the attempt back.
  */
 export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, phase: "action" | "compensate"): RunningAttempt {
   const { registry, clock, logger } = deps;
@@ -74,6 +93,44 @@ export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, 
   };
 
   const stepLogger = logger.child({ step: step.name, attempt, phase });
+  const deferral = (refusal: Refusal): SagaInput => {
+    stepLogger.debug({ circuit: refusal.circuit, until: new Date(refusal.until).toISOString() }, "attempt deferred: circuit breaker refused the call");
+    deps.observer.attemptFinished(spec.action, phase, "deferred", 0);
+    const deferred = { step: step.name, attempt, circuit: refusal.circuit, reason: refusal.reason, until: refusal.until };
+    return phase === "action" ? { type: "stepDeferred", ...deferred } : { type: "compensationDeferred", ...deferred };
+  };
+
+  /** The action call itself, as the breaker sees it: settles when the attempt's signal fires, at the latest. */
+  const call = async (action: Action, ctx: ActionContext, release: () => void): Promise<Judged> => {
+    if (spec.policy.timeoutMs > 0) cancelTimeout = clock.setTimer(spec.policy.timeoutMs, () => abort("TIMEOUT"));
+    const startedAt = clock.now();
+    let outcome: AttemptOutcome = "failed";
+    const running = (async () => action.run(ctx))();
+    // The slot stays taken while the action really runs, even one that ignores its signal.
+    running.then(release, release);
+    const aborted = whenAborted(controller.signal);
+    try {
+      const output = normalizeOutput(await Promise.race([running, aborted.promise]));
+      outcome = "succeeded";
+      const input: SagaInput = phase === "action"
+        ? { type: "stepSucceeded", step: step.name, attempt, output }
+        : { type: "compensationSucceeded", step: step.name, attempt };
+      return { verdict: "success", input };
+    } catch (err) {
+      const f = toActionFailure(err, controller.signal);
+      const cause = controller.signal.reason instanceof AttemptAbort ? controller.signal.reason.reason : null;
+      outcome = cause === "TIMEOUT" ? "timed_out" : cause === null ? "failed" : "cancelled";
+      const input = failure(f.message, f.kind, f.retryable);
+      // What counts against the target: it failed (retryably) or did not answer in time.
+      if (cause === "TIMEOUT") return { verdict: "failure", error: f.message, input };
+      if (cause !== null) return { verdict: "neutral", input };
+      return f.retryable ? { verdict: "failure", error: f.message, input } : { verdict: "success", input };
+    } finally {
+      aborted.dispose();
+      deps.observer.attemptFinished(spec.action, phase, outcome, clock.now() - startedAt);
+    }
+  };
+
   const execute = async (): Promise<SagaInput> => {
     const action = registry.get(spec.action);
     if (!action) return failure(`action ${JSON.stringify(spec.action)} is not registered on this replica`, "UNKNOWN_ACTION", true);
@@ -85,6 +142,10 @@ export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, 
       if (err instanceof DomainError) return failure(err.message, "TEMPLATE_ERROR", false);
       throw err;
     }
+    const circuit = circuitKeyFor(action, config);
+    // Refused before queueing for a slot: a step waiting for a breaker must not hold up others.
+    const early = deps.circuits.check(circuit, spec.action);
+    if (early) return deferral(early);
     const ctx: ActionContext = {
       sagaId: saga.id,
       sagaName: saga.name,
@@ -104,24 +165,13 @@ export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, 
       release();
       return failure("aborted before it started", "ABORTED", true);
     }
-    if (spec.policy.timeoutMs > 0) cancelTimeout = clock.setTimer(spec.policy.timeoutMs, () => abort("TIMEOUT"));
-    const startedAt = clock.now();
-    let outcome: AttemptOutcome = "failed";
-    try {
-      const output = normalizeOutput(await action.run(ctx));
-      outcome = "succeeded";
-      return phase === "action"
-        ? { type: "stepSucceeded", step: step.name, attempt, output }
-        : { type: "compensationSucceeded", step: step.name, attempt };
-    } catch (err) {
-      const f = toActionFailure(err, controller.signal);
-      const cause = controller.signal.reason instanceof AttemptAbort ? controller.signal.reason.reason : null;
-      outcome = cause === "TIMEOUT" ? "timed_out" : cause === null ? "failed" : "cancelled";
-      return failure(f.message, f.kind, f.retryable);
-    } finally {
+    // Asked again: the breaker may have opened while this attempt waited for its slot.
+    const admitted = deps.circuits.call(circuit, spec.action, () => call(action, ctx, release));
+    if ("refused" in admitted) {
       release();
-      deps.observer.attemptFinished(spec.action, phase, outcome, clock.now() - startedAt);
+      return deferral(admitted.refused);
     }
+    return (await admitted.result).input;
   };
   execute().then(finish, (err: unknown) => {
     // Not the action failing (that is caught above) but the runner itself: a bug worth an error line.

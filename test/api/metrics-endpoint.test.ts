@@ -1,5 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ActionError, type Action } from "../../src/actions/action.js";
 import { FailurePolicy, SagaStatus, type SagaClient } from "../../src/client/index.js";
 import { parsePrometheusText, sampleValue, type Family } from "../helpers/prometheus-text.js";
 import { collectWatch, expectCode, ms, ONE_ATTEMPT } from "../helpers/rpc.js";
@@ -34,6 +35,14 @@ async function get(url: string): Promise<{ status: number; contentType: string |
  * compensation, failing and holding, cancelled, watched) GET /metrics shows every metric with
  * non-zero values, parsed as Prometheus text, on the main port and on the separate metrics port.
  */
+/** A target that is down: every call fails fast and may be retried, so its breaker opens. */
+const down: Action = {
+  name: "down",
+  run() {
+    throw new ActionError("connection refused", { kind: "UNAVAILABLE", retryable: true });
+  },
+};
+
 describe("GET /metrics after a run of sagas", () => {
   const t = createTestActions();
   let srv: TestServer;
@@ -43,7 +52,7 @@ describe("GET /metrics after a run of sagas", () => {
   const watching = new AbortController();
 
   beforeAll(async () => {
-    srv = await startTestServer({ actions: t.actions, metricsPort: 0 });
+    srv = await startTestServer({ actions: [...t.actions, down], metricsPort: 0, breaker: { failures: 2, openMs: 600_000 } });
     client = srv.client({ protocol: "grpc" });
 
     const ok = await client.createSaga({
@@ -68,6 +77,11 @@ describe("GET /metrics after a run of sagas", () => {
       ],
     });
     const failed = await client.createSaga({ name: "metrics-failed", steps: [{ name: "boom", action: "fail", retryPolicy: ONE_ATTEMPT }] });
+    // Two calls of "down" fail in a row: its breaker opens.
+    for (const n of [1, 2]) {
+      const outage = await client.createSaga({ name: `metrics-down-${n}`, steps: [{ name: "call", action: "down", retryPolicy: ONE_ATTEMPT }] });
+      await waitForStatus(client, outage.saga!.id, SagaStatus.FAILED);
+    }
     const cancelled = await client.createSaga({ name: "metrics-cancelled", steps: [{ name: "wait", action: "hang" }] });
     await waitUntil(() => t.callsOf("wait").length === 1, "the hanging step started");
     await client.cancelSaga({ id: cancelled.saga!.id });
@@ -116,20 +130,21 @@ describe("GET /metrics after a run of sagas", () => {
   });
 
   it("counts sagas created and finished by status", () => {
-    expect(sampleValue(families, "sagad_sagas_created_total")).toBe(6);
+    expect(sampleValue(families, "sagad_sagas_created_total")).toBe(8);
     const finished = (status: string) => sampleValue(families, "sagad_sagas_finished_total", { status });
-    expect([finished("COMPLETED"), finished("COMPENSATED"), finished("FAILED"), finished("CANCELLED")]).toEqual([2, 1, 1, 1]);
+    expect([finished("COMPLETED"), finished("COMPENSATED"), finished("FAILED"), finished("CANCELLED")]).toEqual([2, 1, 3, 1]);
   });
 
   it("counts steps started and finished by action and outcome, and retries", () => {
     const started = (action: string) => sampleValue(families, "sagad_steps_started_total", { action });
     const finished = (action: string, outcome: string) => sampleValue(families, "sagad_steps_finished_total", { action, outcome });
-    expect([started("record"), started("flaky"), started("fail"), started("hang"), started("gate")]).toEqual([3, 2, 2, 1, 1]);
+    expect([started("record"), started("flaky"), started("fail"), started("down"), started("hang"), started("gate")]).toEqual([3, 2, 2, 2, 1, 1]);
     expect(finished("record", "completed")).toBe(3);
     expect(finished("flaky", "retry_scheduled")).toBe(1);
     expect(finished("flaky", "completed")).toBe(1);
     expect(finished("fail", "failed")).toBe(2);
     expect(finished("hang", "cancelled")).toBe(1);
+    expect(finished("down", "failed")).toBe(2);
     expect(sampleValue(families, "sagad_retries_total", { action: "flaky", phase: "action" })).toBe(1);
   });
 
@@ -150,21 +165,22 @@ describe("GET /metrics after a run of sagas", () => {
     expect(sampleValue(families, "sagad_compensations_total", { action: "slow", outcome: "completed" })).toBe(1);
   });
 
-  it("shows the lease held, the watch stream open, and declares the circuit gauge (no breakers yet)", () => {
+  it("shows the lease held, the watch stream open, and each breaker's state (2: open)", () => {
     expect(sampleValue(families, "sagad_leases_held")).toBe(1);
     expect(sampleValue(families, "sagad_streams_open", { service: "saga.v1.SagaService", method: "WatchSaga" })).toBe(1);
-    expect(families.get("sagad_circuit_state")!.samples).toEqual([]);
+    expect(sampleValue(families, "sagad_circuit_state", { circuit: "down", action: "down" })).toBe(2);
+    expect(sampleValue(families, "sagad_circuit_state", { circuit: "record", action: "record" })).toBe(0);
   });
 
   it("counts RPCs and their latency by method and code", () => {
     const rpcs = (method: string, code: string) => sampleValue(families, "sagad_rpcs_total", { service: "saga.v1.SagaService", method, code });
-    expect(rpcs("CreateSaga", "ok")).toBe(6);
+    expect(rpcs("CreateSaga", "ok")).toBe(8);
     expect(rpcs("CancelSaga", "ok")).toBe(1);
     expect(rpcs("GetSaga", "not_found")).toBe(1);
     expect(rpcs("GetSaga", "ok")).toBeGreaterThanOrEqual(4);
     expect(rpcs("WatchSaga", "ok")).toBe(1); // the finished one; the open one counts when it ends
     const latency = sampleValue(families, "sagad_rpc_duration_seconds", { method: "CreateSaga", code: "ok" }, "sagad_rpc_duration_seconds_count");
-    expect(latency).toBe(6);
+    expect(latency).toBe(8);
     const sum = sampleValue(families, "sagad_rpc_duration_seconds", { method: "CreateSaga", code: "ok" }, "sagad_rpc_duration_seconds_sum")!;
     expect(sum).toBeGreaterThan(0);
   });
@@ -178,7 +194,7 @@ describe("GET /metrics after a run of sagas", () => {
 
   it("serves the same metrics on the separate metrics port", () => {
     expect([...onMetricsPort.keys()].sort()).toEqual([...families.keys()].sort());
-    expect(sampleValue(onMetricsPort, "sagad_sagas_created_total")).toBe(6);
+    expect(sampleValue(onMetricsPort, "sagad_sagas_created_total")).toBe(8);
   });
 });
 

@@ -9,6 +9,8 @@ import {
   type ValidatedSaga,
 } from "../../src/domain/validate-saga.js";
 import { RESTING_SAGA_STATUSES, type JsonObject, type SagaState, type StepState } from "../../src/domain/types.js";
+import type { BreakerSettings } from "../../src/engine/circuit-breakers.js";
+import type { EngineObserver } from "../../src/engine/engine-observer.js";
 import { Engine } from "../../src/engine/engine.js";
 import { EventBus } from "../../src/engine/event-bus.js";
 import type { SagaStore } from "../../src/store/saga-store.js";
@@ -37,6 +39,9 @@ export interface EngineReplicaOptions {
   maxConcurrentSteps?: number;
   /** Start lease renewal and the claim poll (default true). */
   start?: boolean;
+  /** Circuit breakers; default none. */
+  breaker?: BreakerSettings;
+  observer?: EngineObserver;
 }
 
 export function startEngineReplica(options: EngineReplicaOptions): EngineReplica {
@@ -52,6 +57,8 @@ export function startEngineReplica(options: EngineReplicaOptions): EngineReplica
     pollIntervalMs: options.pollIntervalMs ?? 60_000,
     maxConcurrentSteps: options.maxConcurrentSteps ?? 1_000,
     random: () => 0.5,
+    breaker: options.breaker,
+    observer: options.observer,
   });
   if (options.start !== false) engine.start();
   let stopping: Promise<void> | undefined;

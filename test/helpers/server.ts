@@ -20,6 +20,12 @@ export interface TestServerOptions {
   shutdownGraceMs?: number;
   /** Backstop reload period of the token cache; default the server's (5 s). */
   tokenReloadMs?: number;
+  /**
+   * Circuit breaker thresholds; default none (`failures: 0`). Tests fail actions on purpose, many
+   * times over; with the server's default a breaker opened by one test would hold the next test's
+   * steps for a 10 s probe. Tests about breakers set their own thresholds.
+   */
+  breaker?: { failures: number; openMs: number };
   /** Share a database with another test server (a second replica); default: a fresh one. */
   database?: TestDatabase;
   /** Default: silent. */
@@ -70,6 +76,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     tokenReloadMs: options.tokenReloadMs,
     logger: options.logger,
     metricsPort: options.metricsPort,
+    breaker: options.breaker ?? { failures: 0, openMs: 10_000 },
   });
   return {
     server,
