@@ -99,7 +99,7 @@ export class Engine {
     });
     if (!inserted) return this.existingForRequest(id, hash!);
     this.observer.committed(decision.state, events);
-    this.opts.bus.publish(id, decision.state.sequence);
+    this.opts.bus.publish(id, decision.state.sequence, events);
     this.startDriver(decision.state, true);
     return decision.state;
   }
@@ -145,7 +145,7 @@ export class Engine {
       });
       if (!result.ok) continue;
       this.observer.committed(decision.state, decision.events);
-      this.opts.bus.publish(id, decision.state.sequence);
+      this.opts.bus.publish(id, decision.state.sequence, decision.events);
       if (needsDriving && result.leaseOwner === this.opts.replicaId && !this.drivers.has(id)) {
         // Attempts in flight under another (or a released) lease ran on a replica that stopped.
         const takenOver = loaded.leaseOwner !== this.opts.replicaId && hasAttemptsInFlight(loaded.state);

@@ -136,7 +136,7 @@ export class SagaDriver {
           }
         }
         if (resting) this.log.info({ status: this.state.status, error: this.state.error }, "saga is resting");
-        this.deps.bus.publish(this.state.id, this.state.sequence);
+        this.deps.bus.publish(this.state.id, this.state.sequence, decision.events);
         this.reconcile();
         return this.state;
       }
