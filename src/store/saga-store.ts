@@ -1,5 +1,13 @@
 import type pg from "pg";
 import type { SagaEvent, SagaState, SagaStatus } from "../domain/types.js";
+import {
+  CommitBatcher,
+  EVENTS_CHANNEL,
+  EVENT_RECORD,
+  STEP_RECORD,
+  type BatchOptions,
+  type CommitResult,
+} from "./commit-batcher.js";
 import { eventFromRow, eventRowJson, sagaFromRow, stepRowJson, toIso, type SagaRow } from "./rows.js";
 
 /** How a commit relates to the saga's lease. */
@@ -18,19 +26,7 @@ export type LeaseIntent =
    */
   | { kind: "operator"; replica: string; now: number; until: number; resting: boolean };
 
-export interface CommitResult {
-  /** False when the saga moved on (sequence) or the lease was lost: reload before retrying. */
-  ok: boolean;
-  /** The lease owner after the commit (on success). */
-  leaseOwner: string | null;
-}
-
-/** Notification channel: payload `<saga id>:<sequence>`, sent in the committing transaction. */
-export const EVENTS_CHANNEL = "sagad_events";
-
-const STEP_RECORD = `idx int, name text, spec jsonb, status text, attempt int, round_start int, output jsonb, error text,
-  error_kind text, started_at timestamptz, completed_at timestamptz, next_attempt_at timestamptz`;
-const EVENT_RECORD = `sequence bigint, type text, at timestamptz, body jsonb`;
+export { EVENTS_CHANNEL, type CommitResult };
 
 /**
  * Create: saga row, step rows, events and the notification in one statement (one round trip).
@@ -60,38 +56,6 @@ WITH s AS (
 SELECT (SELECT count(*) FROM s)::int AS created,
        (SELECT pg_notify('${EVENTS_CHANNEL}', $1::text || ':' || $15::text) FROM s) AS notified`;
 
-/**
- * A transition: saga row (fenced on the sequence it was decided from, and for owners on the
- * lease), changed step rows, new events and the notification, in one statement.
- */
-const COMMIT_TRANSITION = `
-WITH s AS (
-  UPDATE sagas SET status = $3, retry_count = $4, error = $5, current_step = $6, cancel_requested = $7,
-    sequence = $8, updated_at = $9, completed_at = $10,
-    lease_owner = CASE
-      WHEN $11::text IN ('release', 'rest') THEN NULL
-      WHEN $11::text = 'claim' AND lease_expires_at < $14 THEN $12
-      ELSE lease_owner END,
-    lease_expires_at = CASE
-      WHEN $11::text IN ('release', 'rest') THEN '-infinity'
-      WHEN $11::text = 'claim' AND lease_expires_at < $14 THEN $13
-      ELSE lease_expires_at END
-  WHERE id = $1 AND sequence = $2 AND ($11::text NOT IN ('owner', 'release') OR lease_owner = $12)
-  RETURNING lease_owner
-), st AS (
-  UPDATE saga_steps t SET spec = coalesce(x.spec, t.spec), status = x.status, attempt = x.attempt,
-    round_start = x.round_start, output = x.output, error = x.error, error_kind = x.error_kind, started_at = x.started_at,
-    completed_at = x.completed_at, next_attempt_at = x.next_attempt_at
-  FROM jsonb_to_recordset($15::jsonb) AS x(${STEP_RECORD})
-  WHERE t.saga_id = $1 AND t.idx = x.idx AND EXISTS (SELECT 1 FROM s)
-), ev AS (
-  INSERT INTO saga_events (saga_id, sequence, type, at, body)
-  SELECT $1, x.sequence, x.type, x.at, x.body FROM jsonb_to_recordset($16::jsonb) AS x(${EVENT_RECORD})
-  WHERE EXISTS (SELECT 1 FROM s)
-)
-SELECT (SELECT count(*) FROM s)::int AS ok, (SELECT lease_owner FROM s) AS lease_owner,
-       (SELECT pg_notify('${EVENTS_CHANNEL}', $1::text || ':' || $8::text) FROM s) AS notified`;
-
 const LOAD_SAGA = `
 SELECT s.*, (SELECT jsonb_agg(to_jsonb(t) - 'saga_id' ORDER BY t.idx) FROM saga_steps t WHERE t.saga_id = s.id) AS steps
 FROM sagas s WHERE s.id = $1`;
@@ -105,7 +69,14 @@ export interface LoadedSaga {
 
 /** All SQL about sagas, steps and events. One function per query; callers own transactions. */
 export class SagaStore {
-  constructor(private readonly pool: pg.Pool) {}
+  private readonly batcher: CommitBatcher;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    batching?: BatchOptions,
+  ) {
+    this.batcher = new CommitBatcher(pool, batching);
+  }
 
   /** Inserts a new saga with its first events; `created: false` when its id already exists. */
   async insertSaga(
@@ -130,8 +101,9 @@ export class SagaStore {
   }
 
   /**
-   * Writes one decided transition. `before` is the state it was decided from: its sequence fences
-   * the write, and comparing step configs tells which definitions changed.
+   * Writes one decided transition, batched with other sagas' (see CommitBatcher). `before` is the
+   * state it was decided from: its sequence fences the write, and comparing step configs tells
+   * which definitions changed.
    */
   async commit(
     before: SagaState,
@@ -144,23 +116,27 @@ export class SagaStore {
     // sequence only; "rest" frees whoever's lease, since a resting saga needs no driver.
     const mode =
       lease.kind === "owner" ? (lease.release ? "release" : "owner") : lease.resting ? "rest" : "claim";
-    const me = lease.kind === "owner" ? lease.owner : lease.replica;
-    const now = lease.kind === "owner" ? null : lease.now;
-    const steps = changedSteps.map((i) => {
-      const step = after.steps[i]!;
-      return stepRowJson(step, i, before.steps[i]!.config !== step.config);
+    return this.batcher.commit({
+      id: after.id,
+      expected: before.sequence,
+      status: after.status,
+      retry_count: after.retryCount,
+      error: after.error,
+      current_step: after.currentStep,
+      cancel_requested: after.cancelRequested,
+      sequence: after.sequence,
+      updated_at: toIso(after.updatedAt),
+      completed_at: toIso(after.completedAt),
+      mode,
+      me: lease.kind === "owner" ? lease.owner : lease.replica,
+      until: toIso(lease.kind === "owner" ? null : lease.until),
+      now: toIso(lease.kind === "owner" ? null : lease.now),
+      steps: changedSteps.map((i) => {
+        const step = after.steps[i]!;
+        return stepRowJson(step, i, before.steps[i]!.config !== step.config);
+      }),
+      events: events.map(eventRowJson),
     });
-    const { rows } = await this.pool.query({
-      name: "sagad_commit_transition",
-      text: COMMIT_TRANSITION,
-      values: [
-        after.id, before.sequence, after.status, after.retryCount, after.error, after.currentStep,
-        after.cancelRequested, after.sequence, toIso(after.updatedAt), toIso(after.completedAt), mode, me,
-        toIso(lease.kind === "owner" ? null : lease.until), toIso(now), JSON.stringify(steps), JSON.stringify(events.map(eventRowJson)),
-      ],
-    });
-    const row = rows[0] as { ok: number; lease_owner: string | null };
-    return { ok: row.ok === 1, leaseOwner: row.lease_owner };
   }
 
   async loadSaga(id: string): Promise<LoadedSaga | null> {
