@@ -90,8 +90,7 @@ export async function build(options: ServerOptions): Promise<Server> {
     options.databaseUrl,
     logger,
     (id, sequence) => {
-      bus.publish(id, sequence);
-      engine.onNotification(id, sequence);
+      if (!engine.onNotification(id, sequence)) bus.publish(id, sequence);
     },
     () => {
       bus.wakeAll();

@@ -78,7 +78,8 @@ export async function* watchSaga(deps: SagaServiceDeps, req: WatchSagaRequest, s
       if (!req.follow && restingSeen) return;
       if (cursor === before) {
         // Nothing new: the saga may have been deleted, or (resuming) already be at rest.
-        const head = await deps.store.sagaHead(id);
+        const latest = cached && deps.bus.latestEvent(id);
+        const head = latest ? { status: latest.sagaStatus, sequence: latest.sequence } : await deps.store.sagaHead(id);
         if (!head) throw notFound("saga", id);
         if (!req.follow && RESTING_SAGA_STATUSES.has(head.status) && head.sequence <= cursor) return;
       }

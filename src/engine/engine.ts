@@ -177,9 +177,12 @@ export class Engine {
     this.opts.bus.publish(id, loaded.state.sequence + 1);
   }
 
-  /** A commit by any replica: wake the local driver if it is behind. */
-  onNotification(id: string, sequence: number): void {
-    this.drivers.get(id)?.refresh(sequence);
+  /**
+   * A commit by any replica (or the echo of our own): the local driver, if any, catches up and
+   * tells watchers. False when no driver here took it, so the caller wakes watchers itself.
+   */
+  onNotification(id: string, sequence: number): boolean {
+    return this.drivers.get(id)?.refresh(sequence) ?? false;
   }
 
   /** Notifications may have been lost (the LISTEN connection dropped): reload every driven saga. */

@@ -72,6 +72,13 @@ export class EventBus {
     return entry.events.slice(afterSequence + 1 - first);
   }
 
+  /** The saga's latest event if this process committed it (and nothing is known beyond it). */
+  latestEvent(sagaId: string): SagaEvent | null {
+    const entry = this.recent.get(sagaId);
+    const last = entry?.events.at(-1);
+    return entry && last && last.sequence === entry.head && this.now() - entry.touchedAt <= RECENT_TTL_MS ? last : null;
+  }
+
   /** After the LISTEN connection reconnects notifications may have been missed: wake everyone. */
   wakeAll(): void {
     this.recent.clear();
@@ -87,18 +94,21 @@ export class EventBus {
 
   private remember(sagaId: string, sequence: number, events: readonly SagaEvent[] | null): void {
     const existing = this.recent.get(sagaId);
-    if (existing && sequence <= existing.head) return; // our own commit's NOTIFY echo
+    const known = events !== null && events.length > 0;
+    // A NOTIFY for what we already know (often the echo of our own commit) changes nothing.
+    if (!known && existing && sequence <= existing.head) return;
     const now = this.now();
-    let entry: Recent;
-    if (existing && events && events.length > 0 && events[0]!.sequence === existing.head + 1 && existing.events.at(-1)?.sequence === existing.head) {
-      entry = existing;
+    const entry: Recent = existing ?? { events: [], head: 0, touchedAt: now };
+    if (!known) {
+      // A remote commit, a deletion, or our own commit's NOTIFY beating its reply: the events up to
+      // the new head are not here (yet), so eventsAfter stops vouching until they are.
+    } else if (entry.events.at(-1)?.sequence === events[0]!.sequence - 1) {
       entry.events.push(...events);
       if (entry.events.length > RECENT_EVENTS_PER_SAGA) entry.events.splice(0, entry.events.length - RECENT_EVENTS_PER_SAGA);
     } else {
-      // Unknown events (remote commit, deletion) or a gap: only what was just published is vouched for.
-      entry = { events: events ? events.slice(-RECENT_EVENTS_PER_SAGA) : [], head: 0, touchedAt: now };
+      entry.events = events.slice(-RECENT_EVENTS_PER_SAGA);
     }
-    entry.head = sequence;
+    entry.head = Math.max(entry.head, sequence);
     entry.touchedAt = now;
     // Map order is recency order: re-insert, then drop the stalest beyond the bounds.
     this.recent.delete(sagaId);

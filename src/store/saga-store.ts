@@ -1,14 +1,9 @@
 import type pg from "pg";
 import type { SagaEvent, SagaState, SagaStatus } from "../domain/types.js";
-import {
-  CommitBatcher,
-  EVENTS_CHANNEL,
-  EVENT_RECORD,
-  STEP_RECORD,
-  type BatchOptions,
-  type CommitResult,
-} from "./commit-batcher.js";
-import { eventFromRow, eventRowJson, sagaFromRow, stepRowJson, toIso, type SagaRow } from "./rows.js";
+import { commitTransitions, type CommitResult, type TransitionRow } from "./commit-transitions.js";
+import { DEFAULT_BATCH_OPTIONS, GroupCommit, type BatchOptions } from "./group-commit.js";
+import { insertSagas, type SagaInsertRow } from "./insert-sagas.js";
+import { EVENTS_CHANNEL, eventFromRow, eventRowJson, sagaFromRow, stepRowJson, toIso, type SagaRow } from "./rows.js";
 
 /** How a commit relates to the saga's lease. */
 export type LeaseIntent =
@@ -28,34 +23,6 @@ export type LeaseIntent =
 
 export { EVENTS_CHANNEL, type CommitResult };
 
-/**
- * Create: saga row, step rows, events and the notification in one statement (one round trip).
- * ON CONFLICT makes a repeated request_id (which determines the id) a no-op; the caller then
- * loads the existing saga to compare request hashes.
- */
-const INSERT_SAGA = `
-WITH s AS (
-  INSERT INTO sagas (id, name, status, failure_policy, vars, labels, definition, request_id, request_hash,
-    max_retries, retry_count, error, current_step, cancel_requested, sequence, lease_owner, lease_expires_at,
-    created_at, updated_at, completed_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, coalesce($17::timestamptz, '-infinity'), $18, $19, $20)
-  ON CONFLICT (id) DO NOTHING
-  RETURNING id
-), st AS (
-  INSERT INTO saga_steps (saga_id, idx, name, spec, status, attempt, round_start, output, error, error_kind,
-    started_at, completed_at, next_attempt_at)
-  SELECT $1, x.idx, x.name, x.spec, x.status, x.attempt, x.round_start, x.output, x.error, x.error_kind, x.started_at,
-    x.completed_at, x.next_attempt_at
-  FROM jsonb_to_recordset($21::jsonb) AS x(${STEP_RECORD})
-  WHERE EXISTS (SELECT 1 FROM s)
-), ev AS (
-  INSERT INTO saga_events (saga_id, sequence, type, at, body)
-  SELECT $1, x.sequence, x.type, x.at, x.body FROM jsonb_to_recordset($22::jsonb) AS x(${EVENT_RECORD})
-  WHERE EXISTS (SELECT 1 FROM s)
-)
-SELECT (SELECT count(*) FROM s)::int AS created,
-       (SELECT pg_notify('${EVENTS_CHANNEL}', $1::text || ':' || $15::text) FROM s) AS notified`;
-
 const LOAD_SAGA = `
 SELECT s.*, (SELECT jsonb_agg(to_jsonb(t) - 'saga_id' ORDER BY t.idx) FROM saga_steps t WHERE t.saga_id = s.id) AS steps
 FROM sagas s WHERE s.id = $1`;
@@ -69,39 +36,52 @@ export interface LoadedSaga {
 
 /** All SQL about sagas, steps and events. One function per query; callers own transactions. */
 export class SagaStore {
-  private readonly batcher: CommitBatcher;
+  private readonly inserts: GroupCommit<SagaInsertRow, boolean>;
+  private readonly transitions: GroupCommit<TransitionRow, CommitResult>;
 
   constructor(
     private readonly pool: pg.Pool,
-    batching?: BatchOptions,
+    batching: BatchOptions = DEFAULT_BATCH_OPTIONS,
   ) {
-    this.batcher = new CommitBatcher(pool, batching);
+    this.inserts = new GroupCommit((rows) => insertSagas(pool, rows), false, batching);
+    this.transitions = new GroupCommit((rows) => commitTransitions(pool, rows), { ok: false, leaseOwner: null }, batching);
   }
 
-  /** Inserts a new saga with its first events; `created: false` when its id already exists. */
+  /** Inserts a new saga with its first events, batched with others; false when its id already exists. */
   async insertSaga(
     state: SagaState,
     events: readonly SagaEvent[],
     requestHash: string | null,
     lease: { owner: string; until: number } | null,
   ): Promise<boolean> {
-    const { rows } = await this.pool.query({
-      name: "sagad_insert_saga",
-      text: INSERT_SAGA,
-      values: [
-        state.id, state.name, state.status, state.failurePolicy, JSON.stringify(state.vars),
-        JSON.stringify(state.labels), state.definition, state.requestId, requestHash, state.maxRetries,
-        state.retryCount, state.error, state.currentStep, state.cancelRequested, state.sequence,
-        lease?.owner ?? null, toIso(lease?.until ?? null), toIso(state.createdAt), toIso(state.updatedAt),
-        toIso(state.completedAt), JSON.stringify(state.steps.map((step, i) => stepRowJson(step, i, true))),
-        JSON.stringify(events.map(eventRowJson)),
-      ],
+    return this.inserts.write({
+      id: state.id,
+      name: state.name,
+      status: state.status,
+      failure_policy: state.failurePolicy,
+      vars: state.vars,
+      labels: state.labels,
+      definition: state.definition,
+      request_id: state.requestId,
+      request_hash: requestHash,
+      max_retries: state.maxRetries,
+      retry_count: state.retryCount,
+      error: state.error,
+      current_step: state.currentStep,
+      cancel_requested: state.cancelRequested,
+      sequence: state.sequence,
+      lease_owner: lease?.owner ?? null,
+      lease_expires_at: toIso(lease?.until ?? null),
+      created_at: toIso(state.createdAt),
+      updated_at: toIso(state.updatedAt),
+      completed_at: toIso(state.completedAt),
+      steps: state.steps.map((step, i) => stepRowJson(step, i, true)),
+      events: events.map(eventRowJson),
     });
-    return (rows[0] as { created: number }).created === 1;
   }
 
   /**
-   * Writes one decided transition, batched with other sagas' (see CommitBatcher). `before` is the
+   * Writes one decided transition, batched with other sagas' (see GroupCommit). `before` is the
    * state it was decided from: its sequence fences the write, and comparing step configs tells
    * which definitions changed.
    */
@@ -116,7 +96,7 @@ export class SagaStore {
     // sequence only; "rest" frees whoever's lease, since a resting saga needs no driver.
     const mode =
       lease.kind === "owner" ? (lease.release ? "release" : "owner") : lease.resting ? "rest" : "claim";
-    return this.batcher.commit({
+    return this.transitions.write({
       id: after.id,
       expected: before.sequence,
       status: after.status,

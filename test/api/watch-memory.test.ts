@@ -45,8 +45,18 @@ describe("WatchSaga on the replica that drives the saga", () => {
     });
     expect(events.at(-1)!.sagaStatus).toBe(SagaStatus.COMPLETED);
     expectConsecutive(events, events[0]!.sequence);
-    expect(names).toContain("sagad_insert_saga");
+    expect(names).toContain("sagad_insert_sagas");
     expect(names.filter((n) => n === "sagad_read_events" || n === "sagad_saga_head")).toEqual([]);
+  });
+
+  it("ends at once, from memory, a resumed watch of a saga that rests at the cursor", async () => {
+    const { saga } = await client.createSaga({ name: "memory-end", steps: [{ name: "a", action: "noop" }] });
+    const events = eventsOf(await collectWatch(client, { id: saga!.id, afterSequence: saga!.sequence }));
+    const last = events.at(-1)!;
+    expect(last.sagaStatus).toBe(SagaStatus.COMPLETED);
+    const { result: again, names } = await countQueries(srv, () => collectWatch(client, { id: saga!.id, afterSequence: last.sequence }));
+    expect(again).toEqual([]);
+    expect(names).toEqual([]);
   });
 
   it("reads Postgres for a cursor older than what this replica remembers, and still has no gaps", async () => {

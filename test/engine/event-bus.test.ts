@@ -40,7 +40,7 @@ describe("EventBus recent events", () => {
     expect(bus.eventsAfter("b", 0)).toBeNull();
   });
 
-  it("forgets what it held once a commit arrives without its events (remote commit or deletion)", () => {
+  it("stops vouching once a commit arrives without its events (remote commit or deletion)", () => {
     const bus = new EventBus();
     bus.publish("a", 2, range(1, 2));
     bus.publish("a", 3); // NOTIFY from another replica
@@ -51,11 +51,34 @@ describe("EventBus recent events", () => {
     expect(bus.eventsAfter("a", 2)).toBeNull();
   });
 
+  it("keeps its history when our own commit's NOTIFY beats the commit's reply", () => {
+    const bus = new EventBus();
+    bus.publish("a", 2, range(1, 2));
+    bus.publish("a", 4); // echo of the commit writing 3..4
+    expect(bus.eventsAfter("a", 1)).toBeNull();
+    bus.publish("a", 4, range(3, 4));
+    expect(seqs(bus.eventsAfter("a", 1))).toEqual([2, 3, 4]);
+  });
+
   it("ignores the NOTIFY echo of its own commit", () => {
     const bus = new EventBus();
     bus.publish("a", 2, range(1, 2));
     bus.publish("a", 2);
     expect(seqs(bus.eventsAfter("a", 0))).toEqual([1, 2]);
+  });
+
+  it("keeps the events of a local commit whose NOTIFY echo arrived first", () => {
+    const bus = new EventBus();
+    bus.publish("a", 3); // the LISTEN connection can beat the committing query's reply
+    bus.publish("a", 3, range(1, 3));
+    expect(seqs(bus.eventsAfter("a", 1))).toEqual([2, 3]);
+  });
+
+  it("cannot vouch once a later remote commit is known, even for events committed here", () => {
+    const bus = new EventBus();
+    bus.publish("a", 4); // another replica's commit 4 announced before our commit 3 returned
+    bus.publish("a", 3, range(1, 3));
+    expect(bus.eventsAfter("a", 1)).toBeNull();
   });
 
   it("keeps only the latest 64 events of a saga", () => {
