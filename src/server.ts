@@ -145,8 +145,7 @@ export async function build(options: ServerOptions): Promise<Server> {
     logger,
     [
       sagaEventsHandler((id, sequence) => {
-        bus.publish(id, sequence);
-        engine.onNotification(id, sequence);
+        if (!engine.onNotification(id, sequence)) bus.publish(id, sequence);
       }),
       { channel: TOKENS_CHANNEL, onPayload: () => void tokens.reload() },
     ],

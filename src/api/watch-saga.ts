@@ -14,8 +14,9 @@ const BACKSTOP_MS = 5_000;
 type Message = Omit<WatchSagaResponse, "$typeName" | "$unknown">;
 
 /**
- * WatchSaga: a snapshot (unless resuming), then every event after the cursor, read from
- * saga_events in order, so the stream has no gaps or duplicates whatever the wake-ups do. Ends once
+ * WatchSaga: a snapshot (unless resuming), then every event after the cursor, in order: from the
+ * bus's memory when this replica committed them, otherwise read from saga_events, so the stream
+ * has no gaps or duplicates whatever the wake-ups do. Ends once
  * the saga rests and everything up to its resting event was sent (unless `follow`), when the client
  * goes away, or with UNAVAILABLE when the server shuts down. The bus subscription is always removed.
  */
@@ -47,9 +48,10 @@ export async function* watchSaga(deps: SagaServiceDeps, req: WatchSagaRequest, s
         return;
       }
     } else {
-      const head = await deps.store.sagaHead(id);
-      if (!head) throw notFound("saga", id);
       cursor = Number(req.afterSequence);
+      // Events committed by this replica prove the saga exists and reaches at least the cursor.
+      const head = deps.bus.eventsAfter(id, cursor) !== null ? { sequence: cursor } : await deps.store.sagaHead(id);
+      if (!head) throw notFound("saga", id);
       if (cursor > head.sequence) {
         throw new DomainError(
           "OUT_OF_RANGE",
@@ -64,17 +66,20 @@ export async function* watchSaga(deps: SagaServiceDeps, req: WatchSagaRequest, s
       pending = false;
       const before = cursor;
       let restingSeen = false;
-      const events = await deps.store.readEvents(id, cursor, PAGE);
+      // Served from memory when this replica committed them, else read back from saga_events.
+      const cached = deps.bus.eventsAfter(id, cursor);
+      const events = cached ?? (await deps.store.readEvents(id, cursor, PAGE));
       for (const event of events) {
         cursor = event.sequence;
         yield { kind: { case: "event", value: eventToProto(event) } };
         restingSeen = RESTING_SAGA_STATUSES.has(event.sagaStatus);
       }
-      if (events.length === PAGE) continue;
+      if (cached === null && events.length === PAGE) continue;
       if (!req.follow && restingSeen) return;
       if (cursor === before) {
         // Nothing new: the saga may have been deleted, or (resuming) already be at rest.
-        const head = await deps.store.sagaHead(id);
+        const latest = cached && deps.bus.latestEvent(id);
+        const head = latest ? { status: latest.sagaStatus, sequence: latest.sequence } : await deps.store.sagaHead(id);
         if (!head) throw notFound("saga", id);
         if (!req.follow && RESTING_SAGA_STATUSES.has(head.status) && head.sequence <= cursor) return;
       }

@@ -113,7 +113,7 @@ export class Engine {
     if (!inserted) return this.existingForRequest(id, hash!);
     this.observer.committed(decision.state, events);
     this.opts.logger.info({ saga_id: id, saga_name: draft.name, steps: draft.steps.length, token: tokenName }, "saga created");
-    this.opts.bus.publish(id, decision.state.sequence);
+    this.opts.bus.publish(id, decision.state.sequence, events);
     this.startDriver(decision.state, true);
     return decision.state;
   }
@@ -159,7 +159,7 @@ export class Engine {
       });
       if (!result.ok) continue;
       this.observer.committed(decision.state, decision.events);
-      this.opts.bus.publish(id, decision.state.sequence);
+      this.opts.bus.publish(id, decision.state.sequence, decision.events);
       if (needsDriving && result.leaseOwner === this.opts.replicaId && !this.drivers.has(id)) {
         // Attempts in flight under another (or a released) lease ran on a replica that stopped.
         const takenOver = loaded.leaseOwner !== this.opts.replicaId && hasAttemptsInFlight(loaded.state);
@@ -191,9 +191,12 @@ export class Engine {
     this.opts.bus.publish(id, loaded.state.sequence + 1);
   }
 
-  /** A commit by any replica: wake the local driver if it is behind. */
-  onNotification(id: string, sequence: number): void {
-    this.drivers.get(id)?.refresh(sequence);
+  /**
+   * A commit by any replica (or the echo of our own): the local driver, if any, catches up and
+   * tells watchers. False when no driver here took it, so the caller wakes watchers itself.
+   */
+  onNotification(id: string, sequence: number): boolean {
+    return this.drivers.get(id)?.refresh(sequence) ?? false;
   }
 
   /** Notifications may have been lost (the LISTEN connection dropped): reload every driven saga. */

@@ -1,11 +1,32 @@
+import type { SagaEvent } from "../domain/types.js";
+
+/** Recent events of sagas this replica committed to, so watchers need not read them back. */
+interface Recent {
+  /** Contiguous, ascending; the last one is at `head` unless `head` moved on without events. */
+  events: SagaEvent[];
+  /** The highest sequence published for the saga. */
+  head: number;
+  touchedAt: number;
+}
+
+/** Events kept per saga: enough for a watcher that (re)connects a little behind. */
+const RECENT_EVENTS_PER_SAGA = 64;
+/** Sagas whose recent events are kept; the least recently published go first. */
+const RECENT_SAGAS = 10_000;
+/** Recent events older than this are dropped: a watcher that late reads Postgres anyway. */
+const RECENT_TTL_MS = 30_000;
+
 /**
- * In-process wake-ups for watchers: "saga X has events up to sequence N". It carries no events
- * itself (watchers read them from saga_events), so a lost or duplicated wake-up can only delay a
- * watcher, never make it miss or repeat an event. Fed by local commits (fast path) and by the
- * Postgres LISTEN connection (changes committed by other replicas).
+ * In-process delivery for watchers. Local commits publish their events, so a watcher on the
+ * replica driving a saga is served from memory; anything it cannot prove contiguous (a remote
+ * commit announced only by NOTIFY, a watcher further behind than the cache, a lost wake-up) it
+ * reads from saga_events, so the stream never has gaps or repeats whatever arrives here.
  */
 export class EventBus {
   private readonly listeners = new Map<string, Set<(sequence: number) => void>>();
+  private readonly recent = new Map<string, Recent>();
+
+  constructor(private readonly now: () => number = Date.now) {}
 
   /** Returns the unsubscribe function; callers must call it (watch handlers do in `finally`). */
   subscribe(sagaId: string, listener: (sequence: number) => void): () => void {
@@ -23,14 +44,44 @@ export class EventBus {
     };
   }
 
-  publish(sagaId: string, sequence: number): void {
+  /**
+   * Announces that the saga's events up to `sequence` are committed: "saga X has events up to N".
+   * `events` are the ones this process just committed (ascending, ending at `sequence`); remote
+   * commits (LISTEN/NOTIFY) and deletions have none.
+   */
+  publish(sagaId: string, sequence: number, events: readonly SagaEvent[] | null = null): void {
+    this.remember(sagaId, sequence, events);
     const set = this.listeners.get(sagaId);
     if (!set) return;
     for (const listener of [...set]) listener(sequence);
   }
 
+  /**
+   * The events after `afterSequence` up to the latest one published, if this process holds all of
+   * them; null when it cannot vouch for that (then read Postgres). An empty array means the
+   * saga's latest event, committed here, is at `afterSequence`.
+   */
+  eventsAfter(sagaId: string, afterSequence: number): SagaEvent[] | null {
+    const entry = this.recent.get(sagaId);
+    if (!entry || afterSequence > entry.head || this.now() - entry.touchedAt > RECENT_TTL_MS) return null;
+    // Without this process's own events the head may be a remote commit or a deletion: ask Postgres.
+    const last = entry.events.at(-1);
+    if (!last || last.sequence !== entry.head) return null;
+    const first = entry.events[0]!.sequence;
+    if (afterSequence + 1 < first) return null;
+    return entry.events.slice(afterSequence + 1 - first);
+  }
+
+  /** The saga's latest event if this process committed it (and nothing is known beyond it). */
+  latestEvent(sagaId: string): SagaEvent | null {
+    const entry = this.recent.get(sagaId);
+    const last = entry?.events.at(-1);
+    return entry && last && last.sequence === entry.head && this.now() - entry.touchedAt <= RECENT_TTL_MS ? last : null;
+  }
+
   /** After the LISTEN connection reconnects notifications may have been missed: wake everyone. */
   wakeAll(): void {
+    this.recent.clear();
     for (const set of this.listeners.values()) for (const listener of [...set]) listener(Number.MAX_SAFE_INTEGER);
   }
 
@@ -39,5 +90,32 @@ export class EventBus {
     let n = 0;
     for (const set of this.listeners.values()) n += set.size;
     return n;
+  }
+
+  private remember(sagaId: string, sequence: number, events: readonly SagaEvent[] | null): void {
+    const existing = this.recent.get(sagaId);
+    const known = events !== null && events.length > 0;
+    // A NOTIFY for what we already know (often the echo of our own commit) changes nothing.
+    if (!known && existing && sequence <= existing.head) return;
+    const now = this.now();
+    const entry: Recent = existing ?? { events: [], head: 0, touchedAt: now };
+    if (!known) {
+      // A remote commit, a deletion, or our own commit's NOTIFY beating its reply: the events up to
+      // the new head are not here (yet), so eventsAfter stops vouching until they are.
+    } else if (entry.events.at(-1)?.sequence === events[0]!.sequence - 1) {
+      entry.events.push(...events);
+      if (entry.events.length > RECENT_EVENTS_PER_SAGA) entry.events.splice(0, entry.events.length - RECENT_EVENTS_PER_SAGA);
+    } else {
+      entry.events = events.slice(-RECENT_EVENTS_PER_SAGA);
+    }
+    entry.head = Math.max(entry.head, sequence);
+    entry.touchedAt = now;
+    // Map order is recency order: re-insert, then drop the stalest beyond the bounds.
+    this.recent.delete(sagaId);
+    this.recent.set(sagaId, entry);
+    for (const [id, stale] of this.recent) {
+      if (this.recent.size <= RECENT_SAGAS && now - stale.touchedAt <= RECENT_TTL_MS) break;
+      this.recent.delete(id);
+    }
   }
 }

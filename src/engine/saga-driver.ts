@@ -74,16 +74,26 @@ export class SagaDriver {
     this.reconcile();
   }
 
-  /** Another replica committed a change: reload if we are behind, then act on it. */
-  refresh(sequence: number): void {
-    if (this.stopped || sequence <= this.state.sequence) return;
+  /**
+   * A commit was announced (NOTIFY): after whatever this driver is committing, reload if we are
+   * still behind (another replica committed) and act on it. Watchers learn of local commits from
+   * the driver itself, with the events, so the echo of our own commit costs them nothing. False
+   * once stopped: the caller must wake watchers itself.
+   */
+  refresh(sequence: number): boolean {
+    if (this.stopped) return false;
+    if (sequence <= this.state.sequence) return true;
     this.queue = this.queue
       .then(async () => {
         if (this.stopped || sequence <= this.state.sequence) return;
         await this.reload();
         this.reconcile();
       })
-      .catch((err: unknown) => this.log.error({ err }, "reload after notification failed"));
+      .catch((err: unknown) => {
+        this.log.error({ err }, "reload after notification failed");
+        this.deps.bus.publish(this.state.id, sequence);
+      });
+    return true;
   }
 
   /** Stops without committing anything: the saga rests, the lease is gone, or the replica is shutting down. */
@@ -147,7 +157,7 @@ export class SagaDriver {
         this.deps.observer.committed(this.state, decision.events);
         this.logEvents(decision.events, actor);
         if (resting) this.log.info({ status: this.state.status, error: this.state.error }, "saga is resting");
-        this.deps.bus.publish(this.state.id, this.state.sequence);
+        this.deps.bus.publish(this.state.id, this.state.sequence, decision.events);
         this.reconcile();
         return this.state;
       }
@@ -170,6 +180,8 @@ export class SagaDriver {
 
   private async reload(): Promise<void> {
     const loaded = await withTransientRetry(this.log, () => this.deps.store.loadSaga(this.state.id));
+    // What changed was committed elsewhere (or deleted): watchers read it from Postgres.
+    this.deps.bus.publish(this.state.id, loaded ? loaded.state.sequence : this.state.sequence + 1);
     if (!loaded) {
       this.log.warn("saga was deleted while driven");
       this.abandon("STALE");

@@ -143,3 +143,12 @@ export function eventFromRow(row: { sequence: string | number; type: string; at:
 }
 
 export const toIso = iso;
+
+/** Notification channel: payload `<saga id>:<sequence>`, sent in the committing transaction. */
+export const EVENTS_CHANNEL = "sagad_events";
+
+/** Column list of a step row in jsonb_to_recordset. */
+export const STEP_RECORD = `idx int, name text, spec jsonb, status text, attempt int, round_start int, output jsonb, error text,
+  error_kind text, started_at timestamptz, completed_at timestamptz, next_attempt_at timestamptz`;
+/** Column list of an event row in jsonb_to_recordset. */
+export const EVENT_RECORD = `sequence bigint, type text, at timestamptz, body jsonb`;

@@ -1,6 +1,9 @@
 import type pg from "pg";
 import type { SagaEvent, SagaState, SagaStatus } from "../domain/types.js";
-import { eventFromRow, eventRowJson, sagaFromRow, stepRowJson, toIso, type SagaRow } from "./rows.js";
+import { commitTransitions, type CommitResult, type TransitionRow } from "./commit-transitions.js";
+import { DEFAULT_BATCH_OPTIONS, GroupCommit, type BatchOptions } from "./group-commit.js";
+import { insertSagas, type SagaInsertRow } from "./insert-sagas.js";
+import { EVENTS_CHANNEL, eventFromRow, eventRowJson, sagaFromRow, stepRowJson, toIso, type SagaRow } from "./rows.js";
 
 /** How a commit relates to the saga's lease. */
 export type LeaseIntent =
@@ -18,79 +21,7 @@ export type LeaseIntent =
    */
   | { kind: "operator"; replica: string; now: number; until: number; resting: boolean };
 
-export interface CommitResult {
-  /** False when the saga moved on (sequence) or the lease was lost: reload before retrying. */
-  ok: boolean;
-  /** The lease owner after the commit (on success). */
-  leaseOwner: string | null;
-}
-
-/** Notification channel: payload `<saga id>:<sequence>`, sent in the committing transaction. */
-export const EVENTS_CHANNEL = "sagad_events";
-
-const STEP_RECORD = `idx int, name text, spec jsonb, status text, attempt int, round_start int, output jsonb, error text,
-  error_kind text, started_at timestamptz, completed_at timestamptz, next_attempt_at timestamptz`;
-const EVENT_RECORD = `sequence bigint, type text, at timestamptz, body jsonb`;
-
-/**
- * Create: saga row, step rows, events and the notification in one statement (one round trip).
- * ON CONFLICT makes a repeated request_id (which determines the id) a no-op; the caller then
- * loads the existing saga to compare request hashes.
- */
-const INSERT_SAGA = `
-WITH s AS (
-  INSERT INTO sagas (id, name, status, failure_policy, vars, labels, definition, request_id, request_hash,
-    max_retries, retry_count, error, current_step, cancel_requested, sequence, lease_owner, lease_expires_at,
-    created_at, updated_at, completed_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, coalesce($17::timestamptz, '-infinity'), $18, $19, $20)
-  ON CONFLICT (id) DO NOTHING
-  RETURNING id
-), st AS (
-  INSERT INTO saga_steps (saga_id, idx, name, spec, status, attempt, round_start, output, error, error_kind,
-    started_at, completed_at, next_attempt_at)
-  SELECT $1, x.idx, x.name, x.spec, x.status, x.attempt, x.round_start, x.output, x.error, x.error_kind, x.started_at,
-    x.completed_at, x.next_attempt_at
-  FROM jsonb_to_recordset($21::jsonb) AS x(${STEP_RECORD})
-  WHERE EXISTS (SELECT 1 FROM s)
-), ev AS (
-  INSERT INTO saga_events (saga_id, sequence, type, at, body)
-  SELECT $1, x.sequence, x.type, x.at, x.body FROM jsonb_to_recordset($22::jsonb) AS x(${EVENT_RECORD})
-  WHERE EXISTS (SELECT 1 FROM s)
-)
-SELECT (SELECT count(*) FROM s)::int AS created,
-       (SELECT pg_notify('${EVENTS_CHANNEL}', $1::text || ':' || $15::text) FROM s) AS notified`;
-
-/**
- * A transition: saga row (fenced on the sequence it was decided from, and for owners on the
- * lease), changed step rows, new events and the notification, in one statement.
- */
-const COMMIT_TRANSITION = `
-WITH s AS (
-  UPDATE sagas SET status = $3, retry_count = $4, error = $5, current_step = $6, cancel_requested = $7,
-    sequence = $8, updated_at = $9, completed_at = $10,
-    lease_owner = CASE
-      WHEN $11::text IN ('release', 'rest') THEN NULL
-      WHEN $11::text = 'claim' AND lease_expires_at < $14 THEN $12
-      ELSE lease_owner END,
-    lease_expires_at = CASE
-      WHEN $11::text IN ('release', 'rest') THEN '-infinity'
-      WHEN $11::text = 'claim' AND lease_expires_at < $14 THEN $13
-      ELSE lease_expires_at END
-  WHERE id = $1 AND sequence = $2 AND ($11::text NOT IN ('owner', 'release') OR lease_owner = $12)
-  RETURNING lease_owner
-), st AS (
-  UPDATE saga_steps t SET spec = coalesce(x.spec, t.spec), status = x.status, attempt = x.attempt,
-    round_start = x.round_start, output = x.output, error = x.error, error_kind = x.error_kind, started_at = x.started_at,
-    completed_at = x.completed_at, next_attempt_at = x.next_attempt_at
-  FROM jsonb_to_recordset($15::jsonb) AS x(${STEP_RECORD})
-  WHERE t.saga_id = $1 AND t.idx = x.idx AND EXISTS (SELECT 1 FROM s)
-), ev AS (
-  INSERT INTO saga_events (saga_id, sequence, type, at, body)
-  SELECT $1, x.sequence, x.type, x.at, x.body FROM jsonb_to_recordset($16::jsonb) AS x(${EVENT_RECORD})
-  WHERE EXISTS (SELECT 1 FROM s)
-)
-SELECT (SELECT count(*) FROM s)::int AS ok, (SELECT lease_owner FROM s) AS lease_owner,
-       (SELECT pg_notify('${EVENTS_CHANNEL}', $1::text || ':' || $8::text) FROM s) AS notified`;
+export { EVENTS_CHANNEL, type CommitResult };
 
 const LOAD_SAGA = `
 SELECT s.*, (SELECT jsonb_agg(to_jsonb(t) - 'saga_id' ORDER BY t.idx) FROM saga_steps t WHERE t.saga_id = s.id) AS steps
@@ -105,33 +36,54 @@ export interface LoadedSaga {
 
 /** All SQL about sagas, steps and events. One function per query; callers own transactions. */
 export class SagaStore {
-  constructor(private readonly pool: pg.Pool) {}
+  private readonly inserts: GroupCommit<SagaInsertRow, boolean>;
+  private readonly transitions: GroupCommit<TransitionRow, CommitResult>;
 
-  /** Inserts a new saga with its first events; `created: false` when its id already exists. */
+  constructor(
+    private readonly pool: pg.Pool,
+    batching: BatchOptions = DEFAULT_BATCH_OPTIONS,
+  ) {
+    this.inserts = new GroupCommit((rows) => insertSagas(pool, rows), false, batching);
+    this.transitions = new GroupCommit((rows) => commitTransitions(pool, rows), { ok: false, leaseOwner: null }, batching);
+  }
+
+  /** Inserts a new saga with its first events, batched with others; false when its id already exists. */
   async insertSaga(
     state: SagaState,
     events: readonly SagaEvent[],
     requestHash: string | null,
     lease: { owner: string; until: number } | null,
   ): Promise<boolean> {
-    const { rows } = await this.pool.query({
-      name: "sagad_insert_saga",
-      text: INSERT_SAGA,
-      values: [
-        state.id, state.name, state.status, state.failurePolicy, JSON.stringify(state.vars),
-        JSON.stringify(state.labels), state.definition, state.requestId, requestHash, state.maxRetries,
-        state.retryCount, state.error, state.currentStep, state.cancelRequested, state.sequence,
-        lease?.owner ?? null, toIso(lease?.until ?? null), toIso(state.createdAt), toIso(state.updatedAt),
-        toIso(state.completedAt), JSON.stringify(state.steps.map((step, i) => stepRowJson(step, i, true))),
-        JSON.stringify(events.map(eventRowJson)),
-      ],
+    return this.inserts.write({
+      id: state.id,
+      name: state.name,
+      status: state.status,
+      failure_policy: state.failurePolicy,
+      vars: state.vars,
+      labels: state.labels,
+      definition: state.definition,
+      request_id: state.requestId,
+      request_hash: requestHash,
+      max_retries: state.maxRetries,
+      retry_count: state.retryCount,
+      error: state.error,
+      current_step: state.currentStep,
+      cancel_requested: state.cancelRequested,
+      sequence: state.sequence,
+      lease_owner: lease?.owner ?? null,
+      lease_expires_at: toIso(lease?.until ?? null),
+      created_at: toIso(state.createdAt),
+      updated_at: toIso(state.updatedAt),
+      completed_at: toIso(state.completedAt),
+      steps: state.steps.map((step, i) => stepRowJson(step, i, true)),
+      events: events.map(eventRowJson),
     });
-    return (rows[0] as { created: number }).created === 1;
   }
 
   /**
-   * Writes one decided transition. `before` is the state it was decided from: its sequence fences
-   * the write, and comparing step configs tells which definitions changed.
+   * Writes one decided transition, batched with other sagas' (see GroupCommit). `before` is the
+   * state it was decided from: its sequence fences the write, and comparing step configs tells
+   * which definitions changed.
    */
   async commit(
     before: SagaState,
@@ -144,23 +96,27 @@ export class SagaStore {
     // sequence only; "rest" frees whoever's lease, since a resting saga needs no driver.
     const mode =
       lease.kind === "owner" ? (lease.release ? "release" : "owner") : lease.resting ? "rest" : "claim";
-    const me = lease.kind === "owner" ? lease.owner : lease.replica;
-    const now = lease.kind === "owner" ? null : lease.now;
-    const steps = changedSteps.map((i) => {
-      const step = after.steps[i]!;
-      return stepRowJson(step, i, before.steps[i]!.config !== step.config);
+    return this.transitions.write({
+      id: after.id,
+      expected: before.sequence,
+      status: after.status,
+      retry_count: after.retryCount,
+      error: after.error,
+      current_step: after.currentStep,
+      cancel_requested: after.cancelRequested,
+      sequence: after.sequence,
+      updated_at: toIso(after.updatedAt),
+      completed_at: toIso(after.completedAt),
+      mode,
+      me: lease.kind === "owner" ? lease.owner : lease.replica,
+      until: toIso(lease.kind === "owner" ? null : lease.until),
+      now: toIso(lease.kind === "owner" ? null : lease.now),
+      steps: changedSteps.map((i) => {
+        const step = after.steps[i]!;
+        return stepRowJson(step, i, before.steps[i]!.config !== step.config);
+      }),
+      events: events.map(eventRowJson),
     });
-    const { rows } = await this.pool.query({
-      name: "sagad_commit_transition",
-      text: COMMIT_TRANSITION,
-      values: [
-        after.id, before.sequence, after.status, after.retryCount, after.error, after.currentStep,
-        after.cancelRequested, after.sequence, toIso(after.updatedAt), toIso(after.completedAt), mode, me,
-        toIso(lease.kind === "owner" ? null : lease.until), toIso(now), JSON.stringify(steps), JSON.stringify(events.map(eventRowJson)),
-      ],
-    });
-    const row = rows[0] as { ok: number; lease_owner: string | null };
-    return { ok: row.ok === 1, leaseOwner: row.lease_owner };
   }
 
   async loadSaga(id: string): Promise<LoadedSaga | null> {

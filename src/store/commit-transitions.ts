@@ -1,0 +1,79 @@
+import type pg from "pg";
+import { EVENTS_CHANNEL, EVENT_RECORD, STEP_RECORD } from "./rows.js";
+
+/**
+ * One decided transition as a row of the batched statement's input (jsonb_to_recordset).
+ * `mode`: owner / release — the lease holder, fenced on its lease (release frees it as the saga
+ * rests); claim / rest — an operator, fenced on the sequence only (claim takes a free or expired
+ * lease, rest frees whoever's lease).
+ */
+export interface TransitionRow {
+  id: string;
+  expected: number;
+  status: string;
+  retry_count: number;
+  error: string | null;
+  current_step: string | null;
+  cancel_requested: boolean;
+  sequence: number;
+  updated_at: string | null;
+  completed_at: string | null;
+  mode: "owner" | "release" | "claim" | "rest";
+  me: string;
+  until: string | null;
+  now: string | null;
+  steps: Record<string, unknown>[];
+  events: Record<string, unknown>[];
+}
+
+export interface CommitResult {
+  /** False when the saga moved on (sequence) or the lease was lost: reload before retrying. */
+  ok: boolean;
+  /** The lease owner after the commit (on success). */
+  leaseOwner: string | null;
+}
+
+/**
+ * Any number of transitions of different sagas in one statement and one transaction: each saga
+ * row is fenced on its own sequence (and lease), and only the sagas whose fence held get their
+ * step rows, events and notification.
+ */
+const COMMIT_TRANSITIONS = `
+WITH i AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, expected bigint, status text, retry_count int, error text,
+    current_step text, cancel_requested boolean, sequence bigint, updated_at timestamptz, completed_at timestamptz,
+    mode text, me text, until timestamptz, now timestamptz, steps jsonb, events jsonb)
+), s AS (
+  UPDATE sagas t SET status = i.status, retry_count = i.retry_count, error = i.error, current_step = i.current_step,
+    cancel_requested = i.cancel_requested, sequence = i.sequence, updated_at = i.updated_at, completed_at = i.completed_at,
+    lease_owner = CASE
+      WHEN i.mode IN ('release', 'rest') THEN NULL
+      WHEN i.mode = 'claim' AND t.lease_expires_at < i.now THEN i.me
+      ELSE t.lease_owner END,
+    lease_expires_at = CASE
+      WHEN i.mode IN ('release', 'rest') THEN '-infinity'
+      WHEN i.mode = 'claim' AND t.lease_expires_at < i.now THEN i.until
+      ELSE t.lease_expires_at END
+  FROM i
+  WHERE t.id = i.id AND t.sequence = i.expected AND (i.mode NOT IN ('owner', 'release') OR t.lease_owner = i.me)
+  RETURNING t.id, t.lease_owner, t.sequence
+), st AS (
+  UPDATE saga_steps t SET spec = coalesce(x.spec, t.spec), status = x.status, attempt = x.attempt,
+    round_start = x.round_start, output = x.output, error = x.error, error_kind = x.error_kind, started_at = x.started_at,
+    completed_at = x.completed_at, next_attempt_at = x.next_attempt_at
+  FROM s JOIN i ON i.id = s.id CROSS JOIN LATERAL jsonb_to_recordset(i.steps) AS x(${STEP_RECORD})
+  WHERE t.saga_id = s.id AND t.idx = x.idx
+), ev AS (
+  INSERT INTO saga_events (saga_id, sequence, type, at, body)
+  SELECT s.id, x.sequence, x.type, x.at, x.body
+  FROM s JOIN i ON i.id = s.id CROSS JOIN LATERAL jsonb_to_recordset(i.events) AS x(${EVENT_RECORD})
+)
+SELECT s.id, s.lease_owner, pg_notify('${EVENTS_CHANNEL}', s.id::text || ':' || s.sequence::text) AS notified FROM s`;
+
+/** Writes transitions of different sagas in one statement; the result of each written one, by id. */
+export async function commitTransitions(pool: pg.Pool, rows: readonly TransitionRow[]): Promise<Map<string, CommitResult>> {
+  const result = await pool.query({ name: "sagad_commit_transitions", text: COMMIT_TRANSITIONS, values: [JSON.stringify(rows)] });
+  return new Map(
+    (result.rows as { id: string; lease_owner: string | null }[]).map((r) => [r.id.toLowerCase(), { ok: true, leaseOwner: r.lease_owner }]),
+  );
+}

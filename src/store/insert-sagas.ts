@@ -1,0 +1,68 @@
+import type pg from "pg";
+import { EVENTS_CHANNEL, EVENT_RECORD, STEP_RECORD } from "./rows.js";
+
+/** A new saga with its step rows and first events, as a row of the batched insert's input. */
+export interface SagaInsertRow {
+  id: string;
+  name: string;
+  status: string;
+  failure_policy: string;
+  vars: Record<string, string>;
+  labels: Record<string, string>;
+  definition: string;
+  request_id: string | null;
+  request_hash: string | null;
+  max_retries: number;
+  retry_count: number;
+  error: string | null;
+  current_step: string | null;
+  cancel_requested: boolean;
+  sequence: number;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  created_at: string | null;
+  updated_at: string | null;
+  completed_at: string | null;
+  steps: Record<string, unknown>[];
+  events: Record<string, unknown>[];
+}
+
+/**
+ * Creates: saga rows, step rows, events and notifications of several new sagas in one statement.
+ * ON CONFLICT makes a repeated request_id (which determines the id) a no-op for that saga; its
+ * caller then loads the existing one to compare request hashes.
+ */
+const INSERT_SAGAS = `
+WITH i AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, name text, status text, failure_policy text, vars jsonb,
+    labels jsonb, definition text, request_id text, request_hash text, max_retries int, retry_count int, error text,
+    current_step text, cancel_requested boolean, sequence bigint, lease_owner text, lease_expires_at timestamptz,
+    created_at timestamptz, updated_at timestamptz, completed_at timestamptz, steps jsonb, events jsonb)
+), s AS (
+  INSERT INTO sagas (id, name, status, failure_policy, vars, labels, definition, request_id, request_hash,
+    max_retries, retry_count, error, current_step, cancel_requested, sequence, lease_owner, lease_expires_at,
+    created_at, updated_at, completed_at)
+  SELECT id, name, status, failure_policy, vars, labels, definition, request_id, request_hash, max_retries, retry_count,
+    error, current_step, cancel_requested, sequence, lease_owner, coalesce(lease_expires_at, '-infinity'), created_at,
+    updated_at, completed_at
+  FROM i
+  ON CONFLICT (id) DO NOTHING
+  RETURNING id, sequence
+), st AS (
+  INSERT INTO saga_steps (saga_id, idx, name, spec, status, attempt, round_start, output, error, error_kind,
+    started_at, completed_at, next_attempt_at)
+  SELECT s.id, x.idx, x.name, x.spec, x.status, x.attempt, x.round_start, x.output, x.error, x.error_kind, x.started_at,
+    x.completed_at, x.next_attempt_at
+  FROM s JOIN i ON i.id = s.id CROSS JOIN LATERAL jsonb_to_recordset(i.steps) AS x(${STEP_RECORD})
+), ev AS (
+  INSERT INTO saga_events (saga_id, sequence, type, at, body)
+  SELECT s.id, x.sequence, x.type, x.at, x.body
+  FROM s JOIN i ON i.id = s.id CROSS JOIN LATERAL jsonb_to_recordset(i.events) AS x(${EVENT_RECORD})
+)
+SELECT s.id, pg_notify('${EVENTS_CHANNEL}', s.id::text || ':' || s.sequence::text) AS notified FROM s`;
+
+/** Inserts new sagas in one statement; `true` for each one created, by id. */
+export async function insertSagas(pool: pg.Pool, rows: readonly SagaInsertRow[]): Promise<Map<string, boolean>> {
+  const result = await pool.query({ name: "sagad_insert_sagas", text: INSERT_SAGAS, values: [JSON.stringify(rows)] });
+  return new Map((result.rows as { id: string }[]).map((r) => [r.id.toLowerCase(), true]));
+}
