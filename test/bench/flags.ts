@@ -20,12 +20,14 @@ export interface BenchOptions {
   baselineSeconds: number;
   /** Scenarios to run (default all). */
   only: Set<Scenario>;
+  /** Write a V8 CPU profile of every sagad replica into this directory (node --cpu-prof). */
+  profileDir: string | null;
 }
 
 export const SCENARIOS = ["baseline", "throughput", "latency", "watch", "rss", "list"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
-const DEFAULTS: Omit<BenchOptions, "only"> = {
+const DEFAULTS: Omit<BenchOptions, "only" | "profileDir"> = {
   sagas: 2000,
   steps: 5,
   concurrency: 50,
@@ -48,12 +50,13 @@ export const USAGE = `Usage: npm run bench -- [options]
   --list-sizes <a,b>     sagas in the table for ListSagas (${DEFAULTS.listSizes.join(",")})
   --baseline-seconds <n> pgbench duration (${DEFAULTS.baselineSeconds})
   --only <a,b>           scenarios: ${SCENARIOS.join(", ")} (all)
+  --profile <dir>        write a CPU profile of each sagad replica there (node --cpu-prof)
   --quick                small sizes for a smoke run
 Runs against DATABASE_URL (a scratch database is created and dropped) or an embedded PostgreSQL.
 JSON result on stdout, a readable table on stderr.`;
 
 export function parseBenchFlags(argv: readonly string[]): BenchOptions {
-  const options: BenchOptions = { ...DEFAULTS, only: new Set(SCENARIOS) };
+  const options: BenchOptions = { ...DEFAULTS, only: new Set(SCENARIOS), profileDir: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [name, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
@@ -73,6 +76,7 @@ export function parseBenchFlags(argv: readonly string[]): BenchOptions {
       case "--list-sizes": options.listSizes = list(name, value()); break;
       case "--baseline-seconds": options.baselineSeconds = int(name, value()); break;
       case "--only": options.only = scenarios(value()); break;
+      case "--profile": options.profileDir = value(); break;
       case "--quick":
         Object.assign(options, {
           sagas: 200, rounds: 1, serialSagas: 30, watchers: 100, rssStreams: [100, 1000],

@@ -1,4 +1,5 @@
 import os from "node:os";
+import path from "node:path";
 import { createSagaClient, type SagaClient } from "../../src/client/index.js";
 import type { RunningSagad } from "../helpers/replica-process.js";
 import { pgbenchBaseline } from "./baseline.js";
@@ -7,7 +8,7 @@ import { driveSagas, type DriveResult, type Shape } from "./drive.js";
 import { createAdminToken, openBenchDatabase, rssMiB, startReplicas, withClient, type BenchDatabase } from "./environment.js";
 import { parseBenchFlags, USAGE, type BenchOptions } from "./flags.js";
 import { fillSagas, measureList, type ListResult } from "./list.js";
-import { metricValue } from "./metrics-probe.js";
+import { watchStreamsOpen } from "./metrics-probe.js";
 import { printTable } from "./report.js";
 import { medianRound, percentiles, round, type Percentiles } from "./stats.js";
 import { openIdleStreams, watchDelivery, type DeliveryResult } from "./watch.js";
@@ -72,14 +73,17 @@ async function runAll(
   started: (replicas: RunningSagad[]) => void,
 ): Promise<BenchResult> {
   const on = (s: Parameters<typeof options.only.has>[0]) => options.only.has(s);
-  const postgres = await withClient(db.url, async (c) => (await c.query<{ v: string }>("SHOW server_version AS v")).rows[0]!.v);
+  const postgres = await withClient(db.url, async (c) => (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v);
   let baseline: BenchResult["baseline"] = null;
   if (on("baseline")) {
     log(`pgbench single-row UPDATE, 8 clients, ${options.baselineSeconds}s`);
     baseline = { pgbenchSingleRowUpdateTps: round(await pgbenchBaseline(db.url, options.baselineSeconds), 0) };
     log(`baseline: ${baseline.pgbenchSingleRowUpdateTps} TPS`);
   }
-  const replicas = await startReplicas(db.url, on("watch") ? 2 : 1);
+  const profile: Record<string, string> = options.profileDir
+    ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(options.profileDir)}` }
+    : {};
+  const replicas = await startReplicas(db.url, on("watch") ? 2 : 1, profile);
   started(replicas);
   const token = await createAdminToken(db.url);
   const clientOf = (replica: RunningSagad): SagaClient =>
@@ -132,7 +136,7 @@ async function runAll(
   let watch: BenchResult["watch"] = null;
   if (on("watch")) {
     const b = replicas[1]!;
-    const open = (replica: RunningSagad) => () => metricValue(replica.url, "sagad_watch_streams_open");
+    const open = (replica: RunningSagad) => () => watchStreamsOpen(replica.url);
     log(`watch: ${options.watchers} streams on the driving replica`);
     const sameReplica = await watchDelivery(client, [clientOf(a), clientOf(a)], options.watchers, open(a));
     log(`watch: ${options.watchers} streams on another replica`);
@@ -152,7 +156,7 @@ async function runAll(
     rss = { baselineMiB: await rssMiB(a.pid), streams: [] };
     for (const count of options.rssStreams) {
       log(`rss: opening ${count} idle streams`);
-      const close = await openIdleStreams(() => clientOf(a), count, sagas, () => metricValue(a.url, "sagad_watch_streams_open"));
+      const close = await openIdleStreams(() => clientOf(a), count, sagas, () => watchStreamsOpen(a.url));
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       rss.streams.push({ open: count, rssMiB: await rssMiB(a.pid) });
       await close();

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { SagaStatus, type SagaClient } from "../../src/client/index.js";
 import { ms } from "./drive.js";
 import { percentiles, type Percentiles } from "./stats.js";
@@ -75,6 +76,7 @@ export async function openIdleStreams(
   streamsOpen: () => Promise<number>,
 ): Promise<() => Promise<void>> {
   const controller = new AbortController();
+  setMaxListeners(0, controller.signal); // one listener per stream
   const pending: Promise<void>[] = [];
   let client = clients();
   const before = await streamsOpen();
