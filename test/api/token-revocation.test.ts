@@ -1,24 +1,12 @@
-import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SagaClient } from "../../src/client/index.js";
 import { generateToken } from "../../src/auth/token-format.js";
 import { revokeToken } from "../../src/store/token-store.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { createTestToken } from "../helpers/tokens.js";
+import { accepted, createTestToken } from "../helpers/tokens.js";
 import { waitUntil } from "../helpers/wait.js";
 
 /** Far below the 5 s backstop: what the NOTIFY path must achieve. */
 const NOTIFY_BUDGET_MS = 2_000;
-
-async function accepted(client: SagaClient): Promise<boolean> {
-  try {
-    await client.listSagas({ pageSize: 1 });
-    return true;
-  } catch (err) {
-    if (ConnectError.from(err).code === Code.Unauthenticated) return false;
-    throw err;
-  }
-}
 
 describe("token changes across replicas", () => {
   let a: TestServer;
