@@ -20,9 +20,9 @@ const BEARER = /^Bearer +(\S+) *$/i;
  * The token comes from `Authorization: Bearer <token>` (gRPC sends it as metadata, which is the
  * same HTTP/2 header). Missing, malformed, unknown and revoked tokens are UNAUTHENTICATED; unknown
  * and revoked ones get the same message, so a caller learns nothing about which tokens exist. A
- * valid token without the scope is PERMISSION_DENIED naming the scope needed. On success the
- * principal goes into the context for the handlers, which record its name on the events they
- * cause. A response stream ends with
+ * valid token without the scope is PERMISSION_DENIED naming the scope needed. A valid token's
+ * principal goes into the context (before the scope check, so the RPC log names who was refused)
+ * for the handlers, which record its name on the events they cause. A response stream ends with
  * UNAUTHENTICATED once its token is revoked, so revocation reaches open WatchSaga streams too.
  *
  * It throws domain errors, so it must run inside errorInterceptor (later in the interceptors
@@ -50,6 +50,7 @@ export function authInterceptor(tokens: TokenVerifier, logger: Logger): Intercep
     if (principal === null) {
       throw new DomainError("UNAUTHENTICATED", "the API token is invalid or revoked", [], { method });
     }
+    req.contextValues.set(principalKey, principal);
     if (!isAllowed(principal.scopes, access.scope)) {
       const alternatives = access.scope === "admin" ? "" : " (or admin)";
       throw new DomainError("PERMISSION_DENIED", `${method} needs scope ${access.scope}${alternatives}`, [], {
@@ -57,7 +58,6 @@ export function authInterceptor(tokens: TokenVerifier, logger: Logger): Intercep
         required_scope: access.scope,
       });
     }
-    req.contextValues.set(principalKey, principal);
     const res = await next(req);
     if (!res.stream) return res;
     return { ...res, message: endWhenRevoked(res.message, tokens, token, method) };

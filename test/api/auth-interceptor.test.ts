@@ -138,6 +138,14 @@ describe("authInterceptor", () => {
     expect(err.rawMessage).toBe("the API token is invalid or revoked");
   });
 
+  it("leaves the principal of a token without the scope in the context, so the RPC log names who was refused", async () => {
+    const seen: (string | undefined)[] = [];
+    const client = createClient(SagaService, transport(verifier, seen));
+    await expectCode(client.deleteSaga({ id: "x" }, { headers: { authorization: "Bearer tok-read" } }), Code.PermissionDenied);
+    await expectCode(client.deleteSaga({ id: "x" }, { headers: { authorization: "Bearer tok-guess" } }), Code.Unauthenticated);
+    expect(seen).toEqual(["reader", undefined]);
+  });
+
   it("ends an open stream with UNAUTHENTICATED once its token is revoked, and keeps it while it is not", async () => {
     const tokens = revocableVerifier();
     const ended: string[] = [];
