@@ -73,7 +73,7 @@ export class Metrics implements EngineObserver {
     });
     this.stepsStarted = new Counter({
       name: "sagad_steps_started_total",
-      help: "Step attempts started (every retry counts), by action.",
+      help: "Step attempts started (every retry counts, and so does an attempt an open circuit breaker then defers), by action.",
       labelNames: ["action"],
       registers,
     });
@@ -104,7 +104,7 @@ export class Metrics implements EngineObserver {
     });
     this.compensations = new Counter({
       name: "sagad_compensations_total",
-      help: "Compensation attempts started and compensations completed or failed for good, by compensating action and outcome.",
+      help: "Compensation attempts started (deferred ones too) and compensations completed or failed for good, by compensating action and outcome.",
       labelNames: ["action", "outcome"],
       registers,
     });

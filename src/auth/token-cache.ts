@@ -43,6 +43,7 @@ export class TokenCache {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  private readonly listeners = new Set<() => void>();
 
   constructor(private readonly options: TokenCacheOptions) {}
 
@@ -63,6 +64,16 @@ export class TokenCache {
   /** Number of active tokens known; 0 means every authenticated call is refused. */
   get size(): number {
     return this.tokens.size;
+  }
+
+  /**
+   * Calls `listener` after every load that was applied (the set may or may not have changed), so
+   * holders of long-lived access (open streams) can check their token again; returns the
+   * unsubscribe function.
+   */
+  onChange(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /**
@@ -109,5 +120,12 @@ export class TokenCache {
     this.tokens = new Map(
       tokens.map((t) => [t.keyId, { secretHash: t.secretHash, principal: { tokenName: t.name, scopes: new Set(t.scopes) } }]),
     );
+    for (const listener of [...this.listeners]) {
+      try {
+        listener();
+      } catch (err) {
+        this.options.logger.error({ err }, "token change listener failed");
+      }
+    }
   }
 }

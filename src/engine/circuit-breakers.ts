@@ -16,6 +16,23 @@ export interface BreakerSettings {
 
 export const DEFAULT_BREAKER_SETTINGS: BreakerSettings = { failures: 5, openMs: 10_000 };
 
+/**
+ * A breaker that is closed, has no failure streak, no waiting step and no call in flight, and has
+ * not been asked for this long, is forgotten. http keys follow the hosts sagas name; without this a
+ * replica would keep a breaker (and a metrics series) for every host it ever called. Forgetting a
+ * healthy breaker loses nothing but its totals: a new one starts closed, as it was.
+ */
+export const FORGET_IDLE_MS = 10 * 60_000;
+/** Idle breakers are looked for when a new one is made, at most this often. */
+const SWEEP_EVERY_MS = 60_000;
+
+interface Entry {
+  readonly circuit: Circuit;
+  lastUsed: number;
+  /** Calls admitted and not yet settled. */
+  calls: number;
+}
+
 export interface CircuitBreakersOptions {
   /** Absent, or `failures: 0`: no breakers, every call goes through. */
   settings?: BreakerSettings;
@@ -52,11 +69,13 @@ export function circuitKeyFor(action: Action, config: JsonObject): string {
  * timer each, so a recovering target gets one probe and then a gradual ramp, not every step at once.
  */
 export class CircuitBreakers {
-  private readonly circuits = new Map<string, Circuit>();
+  private readonly circuits = new Map<string, Entry>();
   private readonly settings: BreakerSettings | null;
   private closed = false;
+  private lastSweep: number;
 
   constructor(private readonly opts: CircuitBreakersOptions) {
+    this.lastSweep = opts.clock.now();
     const s = opts.settings;
     this.settings = s && s.failures > 0 ? s : null;
     if (s && (!Number.isSafeInteger(s.failures) || s.failures < 0)) {
@@ -73,7 +92,7 @@ export class CircuitBreakers {
 
   /** Why a call on `key` may not be made now, or null. A refusal counts as a rejected call. */
   check(key: string, action: string): Refusal | null {
-    return this.circuit(key, action)?.refusal() ?? null;
+    return this.entry(key, action)?.circuit.refusal() ?? null;
   }
 
   /**
@@ -81,8 +100,18 @@ export class CircuitBreakers {
    * without calling `fn`. See Circuit.call for the contract on `fn`.
    */
   call<T extends CallVerdict>(key: string, action: string, fn: () => Promise<T>): Admission<T> {
-    const circuit = this.circuit(key, action);
-    return circuit ? circuit.call(fn) : { result: fn() };
+    const entry = this.entry(key, action);
+    if (!entry) return { result: fn() };
+    const admission = entry.circuit.call(fn);
+    if ("result" in admission) {
+      entry.calls++;
+      const settled = () => {
+        entry.calls--;
+        entry.lastUsed = this.opts.clock.now();
+      };
+      admission.result.then(settled, settled);
+    }
+    return admission;
   }
 
   /**
@@ -92,8 +121,8 @@ export class CircuitBreakers {
    */
   wait(key: string, wake: () => void): () => void {
     if (this.closed) return () => {};
-    const circuit = this.circuits.get(key);
-    if (circuit) return circuit.wait(wake);
+    const entry = this.circuits.get(key);
+    if (entry) return entry.circuit.wait(wake);
     let cancelled = false;
     queueMicrotask(() => {
       if (!cancelled) wake();
@@ -103,22 +132,24 @@ export class CircuitBreakers {
     };
   }
 
-  /** Every breaker of this replica, by key. */
+  /** Every breaker of this replica, by key (long-idle healthy ones are forgotten, see FORGET_IDLE_MS). */
   list(): CircuitSnapshot[] {
-    return [...this.circuits.values()].map((c) => c.snapshot()).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return [...this.circuits.values()].map((e) => e.circuit.snapshot()).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   /** Shutdown: stops every timer; waiting steps are left to whoever drives their sagas next. */
   close(): void {
     this.closed = true;
-    for (const circuit of this.circuits.values()) circuit.close();
+    for (const entry of this.circuits.values()) entry.circuit.close();
   }
 
-  private circuit(key: string, action: string): Circuit | null {
+  private entry(key: string, action: string): Entry | null {
     if (!this.settings) return null;
-    let circuit = this.circuits.get(key);
-    if (!circuit) {
-      circuit = new Circuit({
+    const now = this.opts.clock.now();
+    let entry = this.circuits.get(key);
+    if (!entry) {
+      this.forgetIdle(now);
+      const circuit = new Circuit({
         key,
         action,
         failures: this.settings.failures,
@@ -128,8 +159,22 @@ export class CircuitBreakers {
         releaseTickMs: this.opts.releaseTickMs ?? 100,
         probePatienceMs: this.opts.probePatienceMs ?? 1_000,
       });
-      this.circuits.set(key, circuit);
+      entry = { circuit, lastUsed: now, calls: 0 };
+      this.circuits.set(key, entry);
     }
-    return circuit;
+    entry.lastUsed = now;
+    return entry;
+  }
+
+  private forgetIdle(now: number): void {
+    if (now - this.lastSweep < SWEEP_EVERY_MS) return;
+    this.lastSweep = now;
+    for (const [key, entry] of this.circuits) {
+      if (entry.calls > 0 || now - entry.lastUsed < FORGET_IDLE_MS) continue;
+      const s = entry.circuit.snapshot();
+      if (s.state !== "CLOSED" || s.consecutiveFailures > 0 || s.waitingSteps > 0) continue;
+      entry.circuit.close();
+      this.circuits.delete(key);
+    }
   }
 }

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, createContextValues, createRouterTransport, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { authInterceptor } from "../../src/api/auth-interceptor.js";
+import { authInterceptor, type TokenVerifier } from "../../src/api/auth-interceptor.js";
 import { errorInterceptor } from "../../src/api/error-interceptor.js";
 import { ERROR_DOMAIN } from "../../src/api/errors.js";
 import { accessFor, isAllowed, SAGA_SERVICE_SCOPES } from "../../src/api/method-scopes.js";
@@ -14,6 +14,7 @@ import { ServerReflection as ReflectionV1Alpha } from "../../src/gen/grpc/reflec
 import { Health, HealthCheckResponse_ServingStatus, HealthCheckResponseSchema } from "../../src/gen/health/v1/health_pb.js";
 import { SagaSchema, SagaService } from "../../src/gen/saga/v1/saga_pb.js";
 import { errorInfo, expectCode } from "../helpers/rpc.js";
+import { waitUntil } from "../helpers/wait.js";
 
 const silent = pino({ level: "silent" });
 
@@ -21,19 +22,58 @@ const TOKENS: Record<string, Authenticated> = {
   "tok-read": { tokenName: "reader", scopes: new Set<Scope>(["sagas:read"]) },
   "tok-admin": { tokenName: "root", scopes: new Set<Scope>(["admin"]) },
 };
-const verifier = { authenticate: (token: string) => TOKENS[token] ?? null };
+const verifier = { authenticate: (token: string) => TOKENS[token] ?? null, onChange: () => () => {} };
 
-/** In memory: SagaService.GetSaga answers with the principal's token name; Health answers SERVING. */
-function transport() {
+/** A token cache stand-in whose tokens can be revoked, telling listeners as a reload would. */
+function revocableVerifier() {
+  const active = new Map(Object.entries(TOKENS));
+  const listeners = new Set<() => void>();
+  return {
+    authenticate: (token: string) => active.get(token) ?? null,
+    onChange(listener: () => void) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    reload(revoke?: string) {
+      if (revoke) active.delete(revoke);
+      for (const listener of listeners) listener();
+    },
+    listeners,
+  };
+}
+
+/**
+ * In memory: SagaService.GetSaga answers with the principal's token name; WatchSaga sends a
+ * snapshot per tick until its call's signal aborts (as a `follow` watch would); Health answers
+ * SERVING. `seen` collects the principal each call carried out of the interceptors, refused or not.
+ */
+function transport(tokens: TokenVerifier = verifier, seen: (string | undefined)[] = [], ended: string[] = []) {
+  const outer: Interceptor = (next) => async (req) => {
+    try {
+      return await next(req);
+    } finally {
+      seen.push(req.contextValues.get(principalKey)?.tokenName);
+    }
+  };
   const routes = (router: ConnectRouter) => {
     router.service(SagaService, {
       getSaga: (_req, context) => ({ saga: create(SagaSchema, { name: context.values.get(principalKey)?.tokenName ?? "<none>" }) }),
+      async *watchSaga(req, context) {
+        try {
+          while (!context.signal.aborted) {
+            yield { kind: { case: "snapshot", value: create(SagaSchema, { id: req.id }) } };
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        } finally {
+          ended.push(req.id);
+        }
+      },
     });
     router.service(Health, {
       check: () => create(HealthCheckResponseSchema, { status: HealthCheckResponse_ServingStatus.SERVING }),
     });
   };
-  return createRouterTransport(routes, { router: { interceptors: [errorInterceptor(silent), authInterceptor(verifier, silent)] } });
+  return createRouterTransport(routes, { router: { interceptors: [outer, errorInterceptor(silent), authInterceptor(tokens, silent)] } });
 }
 
 function sagaClient(authorization?: string) {
@@ -96,6 +136,47 @@ describe("authInterceptor", () => {
   it("answers an unknown token UNAUTHENTICATED without naming any token", async () => {
     const err = await expectCode(sagaClient("Bearer tok-guess"), Code.Unauthenticated);
     expect(err.rawMessage).toBe("the API token is invalid or revoked");
+  });
+
+  it("leaves the principal of a token without the scope in the context, so the RPC log names who was refused", async () => {
+    const seen: (string | undefined)[] = [];
+    const client = createClient(SagaService, transport(verifier, seen));
+    await expectCode(client.deleteSaga({ id: "x" }, { headers: { authorization: "Bearer tok-read" } }), Code.PermissionDenied);
+    await expectCode(client.deleteSaga({ id: "x" }, { headers: { authorization: "Bearer tok-guess" } }), Code.Unauthenticated);
+    expect(seen).toEqual(["reader", undefined]);
+  });
+
+  it("ends an open stream with UNAUTHENTICATED once its token is revoked, and keeps it while it is not", async () => {
+    const tokens = revocableVerifier();
+    const ended: string[] = [];
+    const client = createClient(SagaService, transport(tokens, [], ended));
+    const read = async (id: string, token: string) => {
+      let messages = 0;
+      for await (const _ of client.watchSaga({ id }, { headers: { authorization: `Bearer ${token}` } })) {
+        messages++;
+        if (messages === 3) tokens.reload(); // a reload that keeps every token changes nothing
+      }
+      return messages;
+    };
+    const watching = read("revoked-midway", "tok-read").then(
+      () => null,
+      (err: unknown) => ConnectError.from(err),
+    );
+    const other = read("other-token", "tok-admin").catch((err: unknown) => ConnectError.from(err));
+    await waitUntil(() => tokens.listeners.size === 2, "both streams are open");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    tokens.reload("tok-read");
+    const err = await watching;
+    expect(err?.code).toBe(Code.Unauthenticated);
+    expect(err?.rawMessage).toBe("the API token was revoked");
+    expect(errorInfo(err!)).toMatchObject({ reason: "UNAUTHENTICATED" });
+    // The handler's generator was ended and the listener removed; the admin's stream goes on.
+    await waitUntil(() => ended.includes("revoked-midway"), "the revoked stream's handler finished");
+    expect(tokens.listeners.size).toBe(1);
+    expect(ended).not.toContain("other-token");
+    tokens.reload("tok-admin");
+    expect((await other as ConnectError).code).toBe(Code.Unauthenticated);
+    expect(tokens.listeners.size).toBe(0);
   });
 
   it("lets health through with no token at all", async () => {

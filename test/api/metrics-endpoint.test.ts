@@ -82,6 +82,11 @@ describe("GET /metrics after a run of sagas", () => {
       const outage = await client.createSaga({ name: `metrics-down-${n}`, steps: [{ name: "call", action: "down", retryPolicy: ONE_ATTEMPT }] });
       await waitForStatus(client, outage.saga!.id, SagaStatus.FAILED);
     }
+    // The open breaker defers the next call of "down" (the step waits), until a cancel ends it.
+    const deferred = await client.createSaga({ name: "metrics-deferred", steps: [{ name: "call", action: "down", retryPolicy: ONE_ATTEMPT }] });
+    await waitUntil(async () => (await client.getSaga({ id: deferred.saga!.id })).saga!.steps[0]!.errorKind === "CIRCUIT_OPEN", "the call was deferred");
+    await client.cancelSaga({ id: deferred.saga!.id });
+    await waitForStatus(client, deferred.saga!.id, SagaStatus.CANCELLED);
     const cancelled = await client.createSaga({ name: "metrics-cancelled", steps: [{ name: "wait", action: "hang" }] });
     await waitUntil(() => t.callsOf("wait").length === 1, "the hanging step started");
     await client.cancelSaga({ id: cancelled.saga!.id });
@@ -130,22 +135,25 @@ describe("GET /metrics after a run of sagas", () => {
   });
 
   it("counts sagas created and finished by status", () => {
-    expect(sampleValue(families, "sagad_sagas_created_total")).toBe(8);
+    expect(sampleValue(families, "sagad_sagas_created_total")).toBe(9);
     const finished = (status: string) => sampleValue(families, "sagad_sagas_finished_total", { status });
-    expect([finished("COMPLETED"), finished("COMPENSATED"), finished("FAILED"), finished("CANCELLED")]).toEqual([2, 1, 3, 1]);
+    expect([finished("COMPLETED"), finished("COMPENSATED"), finished("FAILED"), finished("CANCELLED")]).toEqual([2, 1, 3, 2]);
   });
 
   it("counts steps started and finished by action and outcome, and retries", () => {
     const started = (action: string) => sampleValue(families, "sagad_steps_started_total", { action });
     const finished = (action: string, outcome: string) => sampleValue(families, "sagad_steps_finished_total", { action, outcome });
-    expect([started("record"), started("flaky"), started("fail"), started("down"), started("hang"), started("gate")]).toEqual([3, 2, 2, 2, 1, 1]);
+    expect([started("record"), started("flaky"), started("fail"), started("down"), started("hang"), started("gate")]).toEqual([3, 2, 2, 3, 1, 1]);
     expect(finished("record", "completed")).toBe(3);
     expect(finished("flaky", "retry_scheduled")).toBe(1);
     expect(finished("flaky", "completed")).toBe(1);
     expect(finished("fail", "failed")).toBe(2);
     expect(finished("hang", "cancelled")).toBe(1);
     expect(finished("down", "failed")).toBe(2);
+    expect(finished("down", "cancelled")).toBe(1);
     expect(sampleValue(families, "sagad_retries_total", { action: "flaky", phase: "action" })).toBe(1);
+    // The deferred attempt counts as started (its STEP_STARTED was committed) and as deferred.
+    expect(sampleValue(families, "sagad_attempts_deferred_total", { action: "down", phase: "action" })).toBe(1);
   });
 
   it("times attempts by action and outcome", () => {
@@ -174,13 +182,13 @@ describe("GET /metrics after a run of sagas", () => {
 
   it("counts RPCs and their latency by method and code", () => {
     const rpcs = (method: string, code: string) => sampleValue(families, "sagad_rpcs_total", { service: "saga.v1.SagaService", method, code });
-    expect(rpcs("CreateSaga", "ok")).toBe(8);
-    expect(rpcs("CancelSaga", "ok")).toBe(1);
+    expect(rpcs("CreateSaga", "ok")).toBe(9);
+    expect(rpcs("CancelSaga", "ok")).toBe(2);
     expect(rpcs("GetSaga", "not_found")).toBe(1);
     expect(rpcs("GetSaga", "ok")).toBeGreaterThanOrEqual(4);
     expect(rpcs("WatchSaga", "ok")).toBe(1); // the finished one; the open one counts when it ends
     const latency = sampleValue(families, "sagad_rpc_duration_seconds", { method: "CreateSaga", code: "ok" }, "sagad_rpc_duration_seconds_count");
-    expect(latency).toBe(8);
+    expect(latency).toBe(9);
     const sum = sampleValue(families, "sagad_rpc_duration_seconds", { method: "CreateSaga", code: "ok" }, "sagad_rpc_duration_seconds_sum")!;
     expect(sum).toBeGreaterThan(0);
   });
@@ -194,7 +202,7 @@ describe("GET /metrics after a run of sagas", () => {
 
   it("serves the same metrics on the separate metrics port", () => {
     expect([...onMetricsPort.keys()].sort()).toEqual([...families.keys()].sort());
-    expect(sampleValue(onMetricsPort, "sagad_sagas_created_total")).toBe(8);
+    expect(sampleValue(onMetricsPort, "sagad_sagas_created_total")).toBe(9);
   });
 });
 

@@ -1,24 +1,14 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SagaClient } from "../../src/client/index.js";
+import { SagaStatus, type WatchSagaResponse } from "../../src/client/index.js";
 import { generateToken } from "../../src/auth/token-format.js";
 import { revokeToken } from "../../src/store/token-store.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { createTestToken } from "../helpers/tokens.js";
-import { waitUntil } from "../helpers/wait.js";
+import { accepted, createTestToken } from "../helpers/tokens.js";
+import { waitForStatus, waitUntil } from "../helpers/wait.js";
 
 /** Far below the 5 s backstop: what the NOTIFY path must achieve. */
 const NOTIFY_BUDGET_MS = 2_000;
-
-async function accepted(client: SagaClient): Promise<boolean> {
-  try {
-    await client.listSagas({ pageSize: 1 });
-    return true;
-  } catch (err) {
-    if (ConnectError.from(err).code === Code.Unauthenticated) return false;
-    throw err;
-  }
-}
 
 describe("token changes across replicas", () => {
   let a: TestServer;
@@ -49,6 +39,29 @@ describe("token changes across replicas", () => {
 
     console.log(`token change seen by replica B after ${Math.round(acceptedAfterMs)} ms (create), ${Math.round(refusedAfterMs)} ms (revoke)`);
     expect(refusedAfterMs).toBeLessThan(NOTIFY_BUDGET_MS);
+  });
+
+  it("ends a WatchSaga that replica B streams to a token revoked through replica A, within seconds", async () => {
+    const { token } = await b.issueToken(["sagas:read"], "long-watcher");
+    const { saga } = await a.client().createSaga({ name: "watched-by-revoked", steps: [{ name: "s", action: "noop" }] });
+    await waitForStatus(a.client(), saga!.id, SagaStatus.COMPLETED);
+    const received: WatchSagaResponse[] = [];
+    // follow: the stream would stay open for as long as its client likes.
+    const ended = (async () => {
+      for await (const msg of b.client({ token }).watchSaga({ id: saga!.id, follow: true })) received.push(msg);
+    })().then(
+      () => null,
+      (err: unknown) => ConnectError.from(err),
+    );
+    await waitUntil(() => received.length > 0, "the watch sent its snapshot");
+
+    const started = performance.now();
+    await revokeToken(a.server.pool, "long-watcher");
+    const err = await ended;
+    expect(err?.code).toBe(Code.Unauthenticated);
+    expect(err?.rawMessage).toBe("the API token was revoked");
+    expect(performance.now() - started).toBeLessThan(NOTIFY_BUDGET_MS);
+    await waitUntil(() => b.server.bus.listenerCount() === 0, "the watch handler let go of the bus");
   });
 
   it("without notifications (lost ones), the backstop reload still picks up a new token and a revocation", async () => {

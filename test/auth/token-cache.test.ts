@@ -105,6 +105,22 @@ describe("TokenCache", () => {
     expect(cache.authenticate(t.token)).toBeNull();
   });
 
+  it("tells listeners after every applied reload, not after a failed one, and not once unsubscribed", async () => {
+    const s = setup();
+    const cache = await started(s);
+    let told = 0;
+    const unsubscribe = cache.onChange(() => told++);
+    await cache.reload();
+    expect(told).toBe(1);
+    s.fail(new Error("connect ECONNREFUSED 127.0.0.1:5432"));
+    await cache.reload();
+    expect(told).toBe(1);
+    s.fail(null);
+    unsubscribe();
+    await cache.reload();
+    expect(told).toBe(1);
+  });
+
   it("fails to start when the first load fails, rather than serving with no tokens", async () => {
     const s = setup();
     s.fail(new Error("no database"));

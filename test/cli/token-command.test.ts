@@ -1,21 +1,11 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SagaClient } from "../../src/client/index.js";
 import { runSagadCli, TOKEN_PATTERN } from "../helpers/cli.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { expectCode, mapConcurrent } from "../helpers/rpc.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
+import { accepted } from "../helpers/tokens.js";
 import { waitUntil } from "../helpers/wait.js";
-
-async function accepted(client: SagaClient): Promise<boolean> {
-  try {
-    await client.listSagas({ pageSize: 1 });
-    return true;
-  } catch (err) {
-    if (ConnectError.from(err).code === Code.Unauthenticated) return false;
-    throw err;
-  }
-}
 
 /** Rows of `token list` as [name, key id, scopes, created, revoked], header excluded. */
 function listed(stdout: string): string[][] {

@@ -60,10 +60,24 @@ describe("log lines of a real server", () => {
     expect(rpc.filter((l) => l.method === "WatchSaga")).toEqual([expect.objectContaining({ code: "ok" })]);
   });
 
-  it("logs a refused call with its code and no token name", async () => {
+  it("logs a refused call with its code, and the token's name only when the token was valid", async () => {
     await expectCode(srv.client({ protocol: "grpc", token: null }).listSagas({}), Code.Unauthenticated);
     const refused = lines.filter((l) => l.msg === "rpc" && l.method === "ListSagas" && l.code === "unauthenticated");
     expect(refused).toEqual([expect.objectContaining({ token: null })]);
+
+    const reader = await srv.issueToken(["sagas:read"], "logs-reader");
+    await expectCode(srv.client({ protocol: "grpc", token: reader.token }).deleteSaga({ id: okId }), Code.PermissionDenied);
+    const denied = lines.filter((l) => l.msg === "rpc" && l.method === "DeleteSaga");
+    expect(denied).toEqual([expect.objectContaining({ code: "permission_denied", token: "logs-reader" })]);
+  });
+
+  it("never writes a token's secret, at any level", async () => {
+    const reader = await srv.issueToken(["sagas:read"], "logs-secret-keeper");
+    await srv.client({ token: reader.token }).getSaga({ id: okId });
+    await expectCode(srv.client({ token: `${reader.token.slice(0, -1)}x` }).getSaga({ id: okId }), Code.Unauthenticated);
+    const all = JSON.stringify(lines);
+    expect(all).toContain("logs-secret-keeper");
+    for (const token of [reader.token, srv.adminToken]) expect(all).not.toContain(token.slice(-43));
   });
 
   it("puts saga_id and saga_name on every engine line about a saga", () => {

@@ -8,7 +8,7 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import type { Action } from "../../src/actions/action.js";
 import { createHttpAction } from "../../src/actions/http.js";
-import { CircuitBreakers, circuitKeyFor, type CallVerdict } from "../../src/engine/circuit-breakers.js";
+import { CircuitBreakers, circuitKeyFor, FORGET_IDLE_MS, type CallVerdict } from "../../src/engine/circuit-breakers.js";
 import { deferred } from "../helpers/engine-harness.js";
 import { FakeClock } from "../helpers/fake-clock.js";
 
@@ -293,6 +293,40 @@ describe("waiting steps", () => {
     breakers.wait("pay", () => woken.push("after close"));
     await new Promise((resolve) => setImmediate(resolve));
     expect(woken).toEqual([]);
+  });
+});
+
+describe("forgetting idle breakers", () => {
+  it("forgets a healthy breaker unused for long when a new one is made, and keeps any that is not healthy and idle", async () => {
+    const { clock, breakers, callWith, state } = setup(3);
+    await callWith(OK, "healthy");
+    await callWith(FAIL, "streak"); // closed, but one failure into a streak
+    for (let i = 0; i < 3; i++) await callWith(FAIL, "open");
+    const slow = deferred<CallVerdict>();
+    const inFlight = breakers.call("in-flight", "pay", () => slow.promise);
+    expect("result" in inFlight).toBe(true);
+
+    clock.advance(FORGET_IDLE_MS - 1);
+    breakers.check("fresh-1", "pay");
+    expect(breakers.list().map((c) => c.key)).toEqual(["fresh-1", "healthy", "in-flight", "open", "streak"]);
+
+    clock.advance(60_000); // sweeps happen at most once a minute
+    breakers.check("fresh-2", "pay");
+    // "healthy" and the new "fresh-1" were idle: only the first is past the limit.
+    expect(breakers.list().map((c) => c.key)).toEqual(["fresh-1", "fresh-2", "in-flight", "open", "streak"]);
+
+    // Once settled (and idle as long again), the slow call's breaker goes too; "open" stays open.
+    slow.resolve(OK);
+    if ("result" in inFlight) await inFlight.result;
+    clock.advance(FORGET_IDLE_MS);
+    breakers.check("fresh-3", "pay");
+    expect(breakers.list().map((c) => c.key)).toEqual(["fresh-3", "open", "streak"]);
+    expect(state("open")?.state).toBe("OPEN");
+
+    // A forgotten key starts afresh, closed.
+    await callWith(OK, "healthy");
+    expect(state("healthy")).toMatchObject({ state: "CLOSED", totalSuccesses: 1 });
+    breakers.close();
   });
 });
 

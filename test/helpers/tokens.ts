@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { SagaClient } from "../../src/client/index.js";
 import { issueToken, type IssuedToken } from "../../src/auth/issue-token.js";
 import type { Scope } from "../../src/domain/scopes.js";
 import type { Queryable } from "../../src/store/token-store.js";
@@ -13,4 +15,15 @@ export async function createTestToken(db: Queryable, scopes: readonly Scope[] = 
   const issued = await issueToken(db, tokenName, scopes);
   if (issued === null) throw new Error(`a token named ${tokenName} already exists`);
   return issued;
+}
+
+/** Whether the server behind `client` accepts its token now (a cheap read; UNAUTHENTICATED is false). */
+export async function accepted(client: SagaClient): Promise<boolean> {
+  try {
+    await client.listSagas({ pageSize: 1 });
+    return true;
+  } catch (err) {
+    if (ConnectError.from(err).code === Code.Unauthenticated) return false;
+    throw err;
+  }
 }

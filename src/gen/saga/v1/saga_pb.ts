@@ -1200,21 +1200,22 @@ export type Circuit = Message<"saga.v1.Circuit"> & {
   consecutiveFailures: number;
 
   /**
-   * Calls that failed since this replica started.
+   * Calls that failed since this replica made the breaker (a closed breaker with no failure
+   * streak that nothing used for 10 minutes is forgotten, and starts from zero when next used).
    *
    * @generated from field: int64 total_failures = 5;
    */
   totalFailures: bigint;
 
   /**
-   * Calls that succeeded since this replica started.
+   * Calls that succeeded since this replica made the breaker.
    *
    * @generated from field: int64 total_successes = 6;
    */
   totalSuccesses: bigint;
 
   /**
-   * Attempts deferred (not made) because the breaker was open, since this replica started.
+   * Attempts deferred (not made) because the breaker was open, since this replica made it.
    *
    * @generated from field: int64 total_rejected = 7;
    */
