@@ -82,7 +82,7 @@ export async function createAdminToken(databaseUrl: string): Promise<string> {
 }
 
 /** Starts `count` sagad processes on the database, each on its own free port. */
-export async function startReplicas(databaseUrl: string, count: number, extraEnv: Record<string, string> = {}): Promise<RunningSagad[]> {
+export async function startReplicas(databaseUrl: string, count: number, nodeArgs: string[] = []): Promise<RunningSagad[]> {
   const replicas: RunningSagad[] = [];
   for (let i = 0; i < count; i++) {
     replicas.push(
@@ -93,8 +93,8 @@ export async function startReplicas(databaseUrl: string, count: number, extraEnv
           SAGAD_REPLICA_ID: `bench-${i + 1}`,
           SAGAD_LOG_LEVEL: "warn",
           SAGAD_LOG_FORMAT: "json",
-          ...extraEnv,
         },
+        nodeArgs,
       }),
     );
   }

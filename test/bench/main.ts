@@ -80,9 +80,7 @@ async function runAll(
     baseline = { pgbenchSingleRowUpdateTps: round(await pgbenchBaseline(db.url, options.baselineSeconds), 0) };
     log(`baseline: ${baseline.pgbenchSingleRowUpdateTps} TPS`);
   }
-  const profile: Record<string, string> = options.profileDir
-    ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(options.profileDir)}` }
-    : {};
+  const profile = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(options.profileDir)}`] : [];
   const replicas = await startReplicas(db.url, on("watch") ? 2 : 1, profile);
   started(replicas);
   const token = await createAdminToken(db.url);

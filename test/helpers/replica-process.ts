@@ -18,6 +18,8 @@ export interface SagadProcessOptions {
   unsetEnv?: string[];
   /** Command-line flags after `src/main.ts`. */
   args?: string[];
+  /** Flags for node itself, before `--import tsx` (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
   /**
    * Run it as the leader of a new process group (and session), as a shell runs a foreground job,
    * so a test can signal the whole group (`process.kill(-pid, …)`) as a terminal's Ctrl-C does.
@@ -68,7 +70,7 @@ process.once("exit", () => {
 export function spawnSagad(options: SagadProcessOptions = {}): SagadProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
   for (const name of options.unsetEnv ?? []) delete env[name];
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", "src/main.ts", ...(options.args ?? [])], {
     cwd: PROJECT_ROOT,
     env,
     detached: options.detached ?? false,
