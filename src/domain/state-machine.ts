@@ -16,7 +16,8 @@ export type SagaInput =
   | { type: "recover" }
   | { type: "stepSucceeded"; step: string; attempt: number; output: JsonObject }
   | { type: "stepFailed"; step: string; attempt: number; error: string; errorKind: string; retryable: boolean }
-  | { type: "retryDue"; step: string }
+  /** A scheduled retry is due; `why` says who woke it early (a circuit breaker's probe or release). */
+  | { type: "retryDue"; step: string; why?: string }
   | { type: "compensationSucceeded"; step: string; attempt: number }
   | { type: "compensationFailed"; step: string; attempt: number; error: string; errorKind: string; retryable: boolean }
   | ({ type: "stepDeferred" } & Deferral)
@@ -114,7 +115,7 @@ class Transition {
         this.stepFailed(input);
         break;
       case "retryDue":
-        this.retryDue(input.step);
+        this.retryDue(input.step, input.why);
         break;
       case "compensationSucceeded":
         this.compensationSucceeded(input.step, input.attempt);
@@ -180,14 +181,14 @@ class Transition {
     this.emit("STEP_FAILED", i, { ...failure, message: this.saga.error });
   }
 
-  private retryDue(name: string): void {
+  private retryDue(name: string, why: string | undefined): void {
     const i = this.index.get(name);
     if (i === undefined) return;
     const step = this.step(i);
     if (step.status === "RETRY_SCHEDULED" && this.saga.status === "RUNNING" && !this.halted()) {
-      this.startAttempt(i);
+      this.startAttempt(i, why);
     } else if (step.status === "COMPENSATING" && step.nextAttemptAt !== null && this.compensatingPhase()) {
-      this.startCompensationAttempt(i);
+      this.startCompensationAttempt(i, why);
     }
   }
 
@@ -380,20 +381,22 @@ class Transition {
     this.setSagaStatus(failed ? "COMPENSATION_FAILED" : RESTING_AFTER_COMPENSATION(this.saga));
   }
 
-  private startAttempt(i: number): void {
+  private startAttempt(i: number, why?: string): void {
     const step = this.step(i);
     this.setStep(i, "RUNNING", {
       attempt: step.attempt + 1,
       nextAttemptAt: null,
       startedAt: step.startedAt ?? this.env.now,
     });
-    this.emit("STEP_STARTED", i, { message: `step ${step.name} attempt ${step.attempt + 1} started` });
+    const because = why ? ` (${why})` : "";
+    this.emit("STEP_STARTED", i, { message: `step ${step.name} attempt ${step.attempt + 1} started${because}` });
   }
 
-  private startCompensationAttempt(i: number): void {
+  private startCompensationAttempt(i: number, why?: string): void {
     const step = this.step(i);
     this.patchStep(i, { attempt: step.attempt + 1, nextAttemptAt: null });
-    this.emit("COMPENSATION_STARTED", i, { message: `compensation of step ${step.name} attempt ${step.attempt + 1} started` });
+    const because = why ? ` (${why})` : "";
+    this.emit("COMPENSATION_STARTED", i, { message: `compensation of step ${step.name} attempt ${step.attempt + 1} started${because}` });
   }
 
   private abandonScheduledRetries(why: string): void {

@@ -119,13 +119,13 @@ export class CircuitBreakers {
    * turn (the probe, or its batch of the release). Returns the function that withdraws it. For a
    * breaker this replica does not know (breakers off) the step is woken at once; after close, never.
    */
-  wait(key: string, wake: () => void): () => void {
+  wait(key: string, wake: (why: string) => void): () => void {
     if (this.closed) return () => {};
     const entry = this.circuits.get(key);
     if (entry) return entry.circuit.wait(wake);
     let cancelled = false;
     queueMicrotask(() => {
-      if (!cancelled) wake();
+      if (!cancelled) wake(`circuit "${key}" is no longer tracked here`);
     });
     return () => {
       cancelled = true;

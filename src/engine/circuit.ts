@@ -107,7 +107,7 @@ export class Circuit {
   private openedAt: number | null = null;
   private nextProbeAt: number | null = null;
   private lastError: string | null = null;
-  private readonly waiters = new Map<number, () => void>();
+  private readonly waiters = new Map<number, (why: string) => void>();
   private nextWaiterId = 1;
   private cancelTimer: (() => void) | null = null;
   private releaseBatch = 1;
@@ -193,8 +193,11 @@ export class Circuit {
     return { result };
   }
 
-  /** Registers a waiting step; `wake` is called once, when it is its turn. Returns the cancel. */
-  wait(wake: () => void): () => void {
+  /**
+   * Registers a waiting step; `wake` is called once, when it is its turn, with why (the probe, or
+   * the release after the breaker closed), for the step's history. Returns the cancel.
+   */
+  wait(wake: (why: string) => void): () => void {
     const id = this.nextWaiterId++;
     this.waiters.set(id, wake);
     if (!this.cancelTimer) this.reschedule();
@@ -255,7 +258,7 @@ export class Circuit {
   private releaseTick(): void {
     if (this.policy.state !== CircuitState.Closed) return;
     const batch = Math.min(this.releaseBatch, this.waiters.size);
-    for (let i = 0; i < batch; i++) this.wakeFirst();
+    for (let i = 0; i < batch; i++) this.wakeFirst(`released: circuit "${this.opts.key}" closed`);
     this.releaseBatch *= 2;
     if (this.waiters.size > 0) this.setTimer(this.opts.releaseTickMs, () => this.releaseTick());
     else this.releaseBatch = 1;
@@ -266,7 +269,7 @@ export class Circuit {
     const early = this.nextProbeAt - this.opts.clock.now();
     // Timers may fire a millisecond early; a candidate woken now would only be refused again.
     if (early > 0) return this.setTimer(early, () => this.probeTick());
-    this.wakeFirst();
+    this.wakeFirst(`probe: circuit "${this.opts.key}" lets one call through`);
     // If the candidate never makes its call (its saga moved on), the next waiter gets the turn.
     if (this.waiters.size > 0) this.setTimer(this.opts.probePatienceMs, () => this.probeTick());
   }
@@ -279,13 +282,13 @@ export class Circuit {
     this.cancelTimer = cancel;
   }
 
-  private wakeFirst(): void {
+  private wakeFirst(why: string): void {
     const first = this.waiters.entries().next();
     if (first.done) return;
     const [id, wake] = first.value;
     this.waiters.delete(id);
     try {
-      wake();
+      wake(why);
     } catch (err) {
       this.log.error({ err }, "waking a step waiting for the circuit failed");
     }

@@ -274,10 +274,10 @@ export class SagaDriver {
   }
 
   private waitForCircuit(name: string, circuit: string): void {
-    const withdraw = this.deps.circuits.wait(circuit, () => {
+    const withdraw = this.deps.circuits.wait(circuit, (why) => {
       if (this.waits.get(name) !== withdraw) return;
       this.waits.delete(name);
-      this.submit({ type: "retryDue", step: name }).catch((err: unknown) => this.onSubmitError(err));
+      this.submit({ type: "retryDue", step: name, why }).catch((err: unknown) => this.onSubmitError(err));
     });
     this.waits.set(name, withdraw);
   }

@@ -44,6 +44,13 @@ describe("a deferred step attempt", () => {
     expect(run.state.status).toBe("RUNNING");
   });
 
+  it("records who woke the wait early (the breaker's probe or release) on the next start", () => {
+    const run = Run.create(ONE);
+    run.apply({ type: "stepDeferred", ...deferral(run, "charge") });
+    const [started] = run.apply({ type: "retryDue", step: "charge", why: 'released: circuit "pay" closed' });
+    expect(started).toMatchObject({ type: "STEP_STARTED", attempt: 1, message: 'step charge attempt 1 started (released: circuit "pay" closed)' });
+  });
+
   it("the retried attempt has the same number, and deferrals never use up the budget", () => {
     const run = Run.create(ONE); // two attempts in all
     for (let i = 0; i < 5; i++) {

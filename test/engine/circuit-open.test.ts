@@ -146,7 +146,9 @@ describe("an action failing fast opens its breaker; recovery closes it", () => {
     expect(closed.nextProbeTime).toBeUndefined();
     expect(closed.openedTime).toBeDefined();
 
-    // The histories: no attempt number is burned by a deferral.
+    // The histories: no attempt number is burned by a deferral, and the breaker's probe and its
+    // release after closing show in the STEP_STARTED that ended each step's wait.
+    const wokenBy: string[] = [];
     for (const id of ids) {
       const history = await sagaHistory(client, id);
       const made = target.calls.filter((c) => c.sagaId === id).map((c) => c.attempt);
@@ -167,7 +169,11 @@ describe("an action failing fast opens its breaker; recovery closes it", () => {
         expect(d.message).toMatch(/deferred: circuit "target" is (open|half-open)/);
         expect(nextAttemptMs(d)).toBeGreaterThan(0);
       }
+      const lastDeferral = deferredEvents.at(-1)!;
+      const resumed = history.slice(history.indexOf(lastDeferral)).find((e) => e.type === EventType.STEP_STARTED)!;
+      wokenBy.push(/\((probe|released): circuit "target"/.exec(resumed.message)?.[1] ?? resumed.message);
     }
+    expect(wokenBy.sort()).toEqual(["probe", ...Array.from({ length: SAGAS - 1 }, () => "released")]);
 
     const live = await watched;
     const liveDeferred = eventsOfType(live, EventType.STEP_DEFERRED, "call");
