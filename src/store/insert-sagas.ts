@@ -1,31 +1,19 @@
 import type pg from "pg";
-import { EVENTS_CHANNEL, EVENT_RECORD, STEP_RECORD } from "./rows.js";
+import { EVENTS_CHANNEL, EVENT_RECORD, STEP_RECORD, type SagaRow } from "./rows.js";
 
-/** A new saga with its step rows and first events, as a row of the batched insert's input. */
-export interface SagaInsertRow {
-  id: string;
-  name: string;
-  status: string;
-  failure_policy: string;
-  vars: Record<string, string>;
-  labels: Record<string, string>;
-  definition: string;
-  request_id: string | null;
-  request_hash: string | null;
-  max_retries: number;
-  retry_count: number;
-  error: string | null;
-  current_step: string | null;
-  cancel_requested: boolean;
+/**
+ * A new saga with its step rows and first events, as a row of the batched insert's input: the
+ * columns of a saga row, with times as ISO strings and the lease's expiry.
+ */
+export type SagaInsertRow = Omit<SagaRow, "sequence" | "created_at" | "updated_at" | "completed_at"> & {
   sequence: number;
-  lease_owner: string | null;
   lease_expires_at: string | null;
   created_at: string | null;
   updated_at: string | null;
   completed_at: string | null;
   steps: Record<string, unknown>[];
   events: Record<string, unknown>[];
-}
+};
 
 /**
  * Creates: saga rows, step rows, events and notifications of several new sagas in one statement.
