@@ -3,8 +3,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import pg from "pg";
 import { startEmbeddedPostgres } from "../../src/store/embedded-postgres.js";
+import { withAdminClient } from "../helpers/admin-client.js";
 import { PROJECT_ROOT, startSagad, type RunningSagad } from "../helpers/replica-process.js";
 
 const run = promisify(execFile);
@@ -61,15 +61,8 @@ async function tryEnableStatementStats(url: string): Promise<boolean> {
   }
 }
 
-export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client(url);
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
+/** A short-lived connection for the benchmark's own queries (setup, counters). */
+export const withClient = withAdminClient;
 
 /** Creates an admin token with the real CLI, as an operator would; returns its secret. */
 export async function createAdminToken(databaseUrl: string): Promise<string> {
