@@ -92,9 +92,11 @@ export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, 
     else finish(null);
   };
 
-  const stepLogger = logger.child({ step: step.name, attempt, phase });
+  // Made on first use: most attempts never log, and a pino child per attempt shows in profiles.
+  let childLogger: Logger | undefined;
+  const stepLogger = (): Logger => (childLogger ??= logger.child({ step: step.name, attempt, phase }));
   const deferral = (refusal: Refusal): SagaInput => {
-    stepLogger.debug({ circuit: refusal.circuit, until: new Date(refusal.until).toISOString() }, "attempt deferred: circuit breaker refused the call");
+    stepLogger().debug({ circuit: refusal.circuit, until: new Date(refusal.until).toISOString() }, "attempt deferred: circuit breaker refused the call");
     deps.observer.attemptFinished(spec.action, phase, "deferred", 0);
     const deferred = { step: step.name, attempt, circuit: refusal.circuit, reason: refusal.reason, until: refusal.until };
     return phase === "action" ? { type: "stepDeferred", ...deferred } : { type: "compensationDeferred", ...deferred };
@@ -157,7 +159,9 @@ export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, 
       vars: saga.vars,
       outputs,
       signal: controller.signal,
-      logger: stepLogger,
+      get logger() {
+        return stepLogger();
+      },
     };
     const release = await deps.limiter.acquire(controller.signal);
     // Aborted before it began (a cancel reached a recovered attempt): the action is never called.
@@ -175,7 +179,7 @@ export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, 
   };
   execute().then(finish, (err: unknown) => {
     // Not the action failing (that is caught above) but the runner itself: a bug worth an error line.
-    stepLogger.error({ err }, "attempt crashed");
+    stepLogger().error({ err }, "attempt crashed");
     finish(failure(String(err), "ERROR", true));
   });
   return { phase, attempt, abort, done };
