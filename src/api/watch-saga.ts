@@ -68,7 +68,7 @@ export async function* watchSaga(deps: SagaServiceDeps, req: WatchSagaRequest, s
       let restingSeen = false;
       // Served from memory when this replica committed them, else read back from saga_events.
       const cached = deps.bus.eventsAfter(id, cursor);
-      const events = cached ?? (await deps.store.readEvents(id, cursor, PAGE));
+      const events = cached ?? (await deps.store.readEventsShared(id, cursor, PAGE, deps.bus.generation(id)));
       for (const event of events) {
         cursor = event.sequence;
         yield { kind: { case: "event", value: eventToProto(event) } };

@@ -25,6 +25,8 @@ const RECENT_TTL_MS = 30_000;
 export class EventBus {
   private readonly listeners = new Map<string, Set<(sequence: number) => void>>();
   private readonly recent = new Map<string, Recent>();
+  /** Publications so far, per saga someone watches: reads started since the latest one may be shared. */
+  private readonly generations = new Map<string, number>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -40,7 +42,10 @@ export class EventBus {
       const current = this.listeners.get(sagaId);
       if (!current) return;
       current.delete(listener);
-      if (current.size === 0) this.listeners.delete(sagaId);
+      if (current.size === 0) {
+        this.listeners.delete(sagaId);
+        this.generations.delete(sagaId);
+      }
     };
   }
 
@@ -53,6 +58,7 @@ export class EventBus {
     this.remember(sagaId, sequence, events);
     const set = this.listeners.get(sagaId);
     if (!set) return;
+    this.generations.set(sagaId, (this.generations.get(sagaId) ?? 0) + 1);
     for (const listener of [...set]) listener(sequence);
   }
 
@@ -72,6 +78,15 @@ export class EventBus {
     return entry.events.slice(afterSequence + 1 - first);
   }
 
+  /**
+   * How many publications watchers of the saga have had. A read of saga_events started at the
+   * current generation sees every commit announced so far, so watchers woken by the same
+   * announcement can share it (see SagaStore.readEventsShared).
+   */
+  generation(sagaId: string): number {
+    return this.generations.get(sagaId) ?? 0;
+  }
+
   /** The saga's latest event if this process committed it (and nothing is known beyond it). */
   latestEvent(sagaId: string): SagaEvent | null {
     const entry = this.recent.get(sagaId);
@@ -82,6 +97,7 @@ export class EventBus {
   /** After the LISTEN connection reconnects notifications may have been missed: wake everyone. */
   wakeAll(): void {
     this.recent.clear();
+    for (const id of this.generations.keys()) this.generations.set(id, this.generations.get(id)! + 1);
     for (const set of this.listeners.values()) for (const listener of [...set]) listener(Number.MAX_SAFE_INTEGER);
   }
 

@@ -38,6 +38,7 @@ export interface LoadedSaga {
 export class SagaStore {
   private readonly inserts: GroupCommit<SagaInsertRow, boolean>;
   private readonly transitions: GroupCommit<TransitionRow, CommitResult>;
+  private readonly sharedReads = new Map<string, Promise<SagaEvent[]>>();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -128,6 +129,22 @@ export class SagaStore {
       leaseOwner: row.lease_owner,
       requestHash: row.request_hash,
     };
+  }
+
+  /**
+   * {@link readEvents}, shared by callers asking the same question in the same `generation` (a
+   * counter the caller bumps whenever a commit is announced): ten watchers of a saga woken by one
+   * commit make one query, and a caller never joins a read that began before the commit it was
+   * woken for. The result is shared: callers must not modify it.
+   */
+  readEventsShared(id: string, afterSequence: number, limit: number, generation: number): Promise<SagaEvent[]> {
+    const key = `${id}:${afterSequence}:${limit}:${generation}`;
+    let read = this.sharedReads.get(key);
+    if (!read) {
+      read = this.readEvents(id, afterSequence, limit).finally(() => this.sharedReads.delete(key));
+      this.sharedReads.set(key, read);
+    }
+    return read;
   }
 
   /** Events after `afterSequence`, in order; at most `limit`. */

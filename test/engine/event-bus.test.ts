@@ -99,6 +99,20 @@ describe("EventBus recent events", () => {
     expect(bus.eventsAfter("b", 0)).toBeNull();
   });
 
+  it("counts publications per watched saga, so reads begun since the latest one can be shared", () => {
+    const bus = new EventBus();
+    bus.publish("a", 1, range(1, 1));
+    expect(bus.generation("a")).toBe(0); // nobody watches: nothing to share
+    const off = bus.subscribe("a", () => {});
+    bus.publish("a", 2);
+    bus.publish("a", 3, range(3, 3));
+    expect(bus.generation("a")).toBe(2);
+    bus.wakeAll();
+    expect(bus.generation("a")).toBe(3);
+    off();
+    expect(bus.generation("a")).toBe(0);
+  });
+
   it("wakes listeners with the published sequence", () => {
     const bus = new EventBus();
     const seen: number[] = [];
