@@ -1,3 +1,4 @@
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { EventType, SagaStatus, type SagaClient, type SagaEvent } from "../../src/client/index.js";
 
 const RESTING = new Set<SagaStatus>([
@@ -23,8 +24,16 @@ export interface DriveResult {
   elapsedMs: number;
   /** CreateSaga sent → resting status received on the watch stream, per saga. */
   latenciesMs: number[];
-  /** Dependency STEP_COMPLETED → dependent STEP_STARTED, from the events' commit times. */
+  /**
+   * Dependency STEP_COMPLETED → dependent STEP_STARTED, from the events' commit times. sagad
+   * commits both in one transaction, so this is 0 by construction; see `cycleMs`.
+   */
   dispatchMs: number[];
+  /**
+   * STEP_STARTED of one step → STEP_STARTED of the next in a chain: running a noop action,
+   * committing its result and deciding the next step — the real per-step overhead.
+   */
+  cycleMs: number[];
   notCompleted: number;
 }
 
@@ -35,6 +44,7 @@ export interface DriveResult {
 export async function driveSagas(client: SagaClient, options: DriveOptions): Promise<DriveResult> {
   const latenciesMs: number[] = [];
   const dispatchMs: number[] = [];
+  const cycleMs: number[] = [];
   let notCompleted = 0;
   let next = 0;
   const started = performance.now();
@@ -59,11 +69,14 @@ export async function driveSagas(client: SagaClient, options: DriveOptions): Pro
       }
       latenciesMs.push(performance.now() - t0);
       if (status !== SagaStatus.COMPLETED) notCompleted++;
-      if (options.shape === "sequential") dispatchMs.push(...dispatchGaps(events));
+      if (options.shape === "sequential") {
+        dispatchMs.push(...dispatchGaps(events));
+        cycleMs.push(...cycleGaps(saga!.steps.find((s) => s.name === "s1")?.startTime, events));
+      }
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
-  return { elapsedMs: performance.now() - started, latenciesMs, dispatchMs, notCompleted };
+  return { elapsedMs: performance.now() - started, latenciesMs, dispatchMs, cycleMs, notCompleted };
 }
 
 function stepSpecs(steps: number, shape: Shape, i: number) {
@@ -87,6 +100,22 @@ function dispatchGaps(events: readonly SagaEvent[]): number[] {
     }
   }
   return gaps;
+}
+
+/** For a chain: time from each STEP_STARTED to the next one (the first from the create's answer). */
+function cycleGaps(firstStart: Timestamp | undefined, events: readonly SagaEvent[]): number[] {
+  let previous = firstStart ? tsMs(firstStart) : undefined;
+  const gaps: number[] = [];
+  for (const e of events) {
+    if (e.type !== EventType.STEP_STARTED) continue;
+    if (previous !== undefined) gaps.push(ms(e) - previous);
+    previous = ms(e);
+  }
+  return gaps;
+}
+
+function tsMs(t: Timestamp): number {
+  return Number(t.seconds) * 1000 + t.nanos / 1e6;
 }
 
 export function ms(event: SagaEvent): number {

@@ -22,6 +22,8 @@ export interface ThroughputResult {
   ratioToBaseline: number | null;
   latencyMs: Percentiles;
   dispatchMs: Percentiles | null;
+  /** STEP_STARTED → next STEP_STARTED in the chain (sequential only). */
+  cycleMs: Percentiles | null;
   dbCost: DbCost;
   roundsStepsPerSec: number[];
   notCompleted: number;
@@ -33,7 +35,7 @@ export interface BenchResult {
   options: Omit<BenchOptions, "only"> & { only: string[] };
   baseline: { pgbenchSingleRowUpdateTps: number } | null;
   throughput: ThroughputResult[];
-  latency: { serial: { latencyMs: Percentiles; dispatchMs: Percentiles } | null };
+  latency: { serial: { latencyMs: Percentiles; dispatchMs: Percentiles; cycleMs: Percentiles } | null };
   watch: { sameReplica: DeliveryResult; crossReplica: DeliveryResult } | null;
   rss: { baselineMiB: number; streams: { open: number; rssMiB: number }[] } | null;
   list: ListResult[];
@@ -113,6 +115,7 @@ async function runAll(
         ratioToBaseline: ratio(m.stepsPerSec),
         latencyMs: percentiles(m.drive.latenciesMs),
         dispatchMs: shape === "sequential" ? percentiles(m.drive.dispatchMs) : null,
+        cycleMs: shape === "sequential" ? percentiles(m.drive.cycleMs) : null,
         dbCost: m.cost,
         roundsStepsPerSec: rounds.map((x) => round(x.stepsPerSec, 0)),
         notCompleted: m.drive.notCompleted,
@@ -128,7 +131,7 @@ async function runAll(
       log(`latency C=1 round ${r}: p50 ${percentiles(rounds.at(-1)!.latenciesMs).p50} ms`);
     }
     const m = medianRound(rounds, (x) => percentiles(x.latenciesMs).p50);
-    serial = { latencyMs: percentiles(m.latenciesMs), dispatchMs: percentiles(m.dispatchMs) };
+    serial = { latencyMs: percentiles(m.latenciesMs), dispatchMs: percentiles(m.dispatchMs), cycleMs: percentiles(m.cycleMs) };
   }
 
   let watch: BenchResult["watch"] = null;

@@ -12,12 +12,14 @@ export function printTable(r: BenchResult): void {
     rows.push([`  rounds (steps/s)`, t.roundsStepsPerSec.join(", ")]);
     rows.push([`  create -> resting, ms`, pct(t.latencyMs)]);
     if (t.dispatchMs) rows.push([`  dispatch completed -> started, ms`, pct(t.dispatchMs)]);
+    if (t.cycleMs) rows.push([`  step cycle started -> next started, ms`, pct(t.cycleMs)]);
     const c = t.dbCost;
     rows.push([`  per step: commits / statements / rows / WAL`, `${c.commitsPerStep} / ${c.statementsPerStep ?? "n/a"} / ${c.rowsWrittenPerStep} / ${c.walBytesPerStep} B`]);
   }
   if (r.latency.serial) {
     rows.push([`latency C=1, K=${r.options.steps} sequential, ms`, pct(r.latency.serial.latencyMs)]);
     rows.push([`  dispatch completed -> started, ms`, pct(r.latency.serial.dispatchMs)]);
+    rows.push([`  step cycle started -> next started, ms`, pct(r.latency.serial.cycleMs)]);
   }
   if (r.watch) {
     rows.push([`watch delivery, same replica (${r.watch.sameReplica.watchers} streams), ms`, pct(r.watch.sameReplica.latencyMs)]);
