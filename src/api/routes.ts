@@ -2,9 +2,17 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { SagaService } from "../gen/saga/v1/saga_pb.js";
 import { createSagaService, type SagaServiceDeps } from "./saga-service.js";
 
+/**
+ * JSON read as strictly as the proto3 JSON spec asks parsers to by default: an unknown field or
+ * enum name is INVALID_ARGUMENT (connect-es ignores both unless told, so a misspelt
+ * "FAILURE_POLICY_COMPENSATE" silently became HOLD), and a body that is not UTF-8 is refused
+ * instead of stored with U+FFFD in place of the bad bytes (the binary decoder refuses it too).
+ */
+const STRICT_JSON = { ignoreUnknownFields: false, textDecoder: new TextDecoder("utf-8", { fatal: true }) };
+
 /** The services this server exposes, as a function of their dependencies (tests pass fakes). */
 export function routes(deps: SagaServiceDeps) {
   return (router: ConnectRouter) => {
-    router.service(SagaService, createSagaService(deps));
+    router.service(SagaService, createSagaService(deps), { jsonOptions: STRICT_JSON });
   };
 }
