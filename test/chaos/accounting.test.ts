@@ -3,7 +3,6 @@ import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { EventType, SagaEventSchema, SagaSchema, SagaStatus, StepSchema, StepStatus, type SagaEvent } from "../../src/client/index.js";
 import { accountSaga, FAILURE_COUNTERS, newAccounting, type SagaRecord } from "./accounting.js";
-import { rssWindows } from "./rss-windows.js";
 import type { Phase, TargetCall } from "./target.js";
 
 /**
@@ -183,18 +182,5 @@ describe("chaos accounting", () => {
     const missed = structuredClone(r);
     missed.saga.steps[0]!.status = StepStatus.COMPLETED;
     expect(failuresOf(missed).moved).toMatchObject({ missedCompensations: 1 });
-  });
-});
-
-describe("RSS windows", () => {
-  it("compares the first window after warm-up with the last one, per replica", () => {
-    const samples = Array.from({ length: 60 }, (_, i) => [
-      { atS: i, replica: "flat", rssMiB: i < 10 ? 50 + i : 100 + (i % 2) },
-      { atS: i, replica: "leaky", rssMiB: 100 + i },
-    ]).flat();
-    const [flat, leaky] = rssWindows(samples, 10, 10, 60);
-    expect(flat).toMatchObject({ replica: "flat", first: [10, 20], last: [50, 60], growthPct: 0 });
-    expect(leaky!.replica).toBe("leaky");
-    expect(leaky!.growthPct).toBeCloseTo(((154.5 - 114.5) / 114.5) * 100, 0);
   });
 });

@@ -21,7 +21,7 @@ export async function runPaced(client: ResilientClient, plans: readonly SagaPlan
 }
 
 /** The checks every fault scenario makes of its sagas and its clients. */
-export function runChecks(verdict: RunVerdict, stats: CallStats): Check[] {
+export function runChecks(verdict: RunVerdict, stats: CallStats, unexpectedExits: readonly string[]): Check[] {
   const errors = Object.entries(stats.errors).map(([code, n]) => `${code}×${n}`);
   return [
     zero("lost (created, then not found)", verdict.lost),
@@ -29,11 +29,13 @@ export function runChecks(verdict: RunVerdict, stats: CallStats): Check[] {
     zero("create or operator call failed for good", verdict.createFailed),
     zero("extra sagas (a retried create stored twice)", verdict.extraSagas),
     zero("orphan calls (for no created saga)", verdict.orphanCalls),
+    zero("sagas that could not be read back", verdict.unreadable),
     ...FAILURE_COUNTERS.map((c) => zero(c, verdict.accounting.failures[c])),
     check("non-retryable RPC errors", errors.length === 0, errors.join(", ") || 0),
     zero("RPC deadline hits outside a fault", stats.deadlineHitsOutsideFault),
     zero("watch stalls outside a fault", stats.watchStallsOutsideFault),
     zero("watch sequence breaks", stats.watchSequenceBreaks),
     zero("calls given up", stats.gaveUp),
+    zero("replicas that exited by themselves", unexpectedExits.length),
   ];
 }

@@ -21,7 +21,7 @@ const PRESETS = {
     soak: { seconds: 600, sagas: 1000, watchers: 1000, sampleMs: 5000 },
   },
   small: {
-    kill: { sagas: 150, kills: 2 },
+    kill: { sagas: 300, kills: 2 },
     pgRestart: { sagas: 80, outageMs: 3000 },
     soak: { seconds: 60, sagas: 200, watchers: 200, sampleMs: 2000 },
   },

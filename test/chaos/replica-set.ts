@@ -24,6 +24,8 @@ interface Slot {
 export class ReplicaSet {
   /** Processes that were killed or stopped, kept for their logs. */
   private readonly retired: RunningSagad[] = [];
+  /** Replicas that exited without the harness killing or stopping them. */
+  readonly unexpectedExits: string[] = [];
 
   private constructor(
     private readonly slots: Slot[],
@@ -52,6 +54,7 @@ export class ReplicaSet {
     }));
     const set = new ReplicaSet(slots, databaseUrl, env, secret);
     cleanup.add(`replicas ${idPrefix}`, () => set.stopAll());
+    for (const slot of slots) set.watchExit(slot);
     return set;
   }
 
@@ -76,6 +79,28 @@ export class ReplicaSet {
   /** Base URLs of the replicas that are up. */
   urls(): string[] {
     return this.slots.flatMap((s) => (s.process ? [s.process.url] : []));
+  }
+
+  /**
+   * Live memory of each replica started with heap-probe.cjs: SIGUSR2 makes it collect garbage and
+   * print its heap; resolves with heapUsed + external in MiB (replicas that do not answer within
+   * `timeoutMs` are left out).
+   */
+  async probeHeap(timeoutMs = 5_000): Promise<{ replica: string; liveMiB: number }[]> {
+    const up = this.slots.flatMap((s) => (s.process ? [{ replica: s.replicaId, p: s.process }] : []));
+    const answers = await Promise.all(
+      up.map(async ({ replica, p }) => {
+        const sent = Date.now();
+        p.signal("SIGUSR2");
+        for (const deadline = sent + timeoutMs; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+          const lines = p.stderr().split("\n").filter((l) => l.startsWith("sagad-heap-probe "));
+          const last = lines.length ? (JSON.parse(lines.at(-1)!.slice("sagad-heap-probe ".length)) as { at: number; heapUsed: number; external: number }) : null;
+          if (last && last.at >= sent) return { replica, liveMiB: Math.round(((last.heapUsed + last.external) / 2 ** 20) * 10) / 10 };
+        }
+        return null;
+      }),
+    );
+    return answers.filter((a) => a !== null);
   }
 
   pids(): { replica: string; pid: number }[] {
@@ -105,7 +130,19 @@ export class ReplicaSet {
     s.generation++;
     if (!sameId) s.replicaId = `${s.name}.${s.generation}`;
     s.process = await startSagad({ env: replicaEnv(this.databaseUrl, s.replicaId, { ...this.env, SAGAD_PORT: String(s.port) }) });
+    this.watchExit(s);
     return s.replicaId;
+  }
+
+  /** A replica that exits while the harness still counts on it is a finding, not a fault it injected. */
+  private watchExit(s: Slot): void {
+    const p = s.process!;
+    void p.exited.then(({ code, signal }) => {
+      if (s.process !== p) return; // killed or stopped by us
+      s.process = null;
+      this.retired.push(p);
+      this.unexpectedExits.push(`${s.replicaId} (pid ${p.pid}) exited by itself at ${new Date().toISOString()}: code ${code}, signal ${signal}`);
+    });
   }
 
   /** Output of every live replica, for failure reports. */

@@ -70,10 +70,8 @@ function highlights(r: ScenarioResult): string[] {
     const retried = Object.entries(client.retried).map(([k, v]) => `${k}×${v}`).join(", ") || "none";
     lines.push(`info: ${client.calls} RPCs, retried: ${retried}; ${client.watchResumes} watch resumes; ${client.deadlineHitsDuringFault} deadline hits during faults`);
   }
-  if (Array.isArray(d["rssWindows"])) {
-    for (const w of d["rssWindows"] as { replica: string; firstMiB: number; lastMiB: number; growthPct: number }[]) {
-      lines.push(`info: ${w.replica} RSS ${w.firstMiB} MiB after warm-up -> ${w.lastMiB} MiB at the end (${w.growthPct}%)`);
-    }
+  if (typeof d["warmupS"] === "number") {
+    lines.push(`info: ${d["completed"]} sagas completed (${d["sagasPerSecond"]}/s); memory windows [${d["warmupS"]}s, +${d["windowS"]}s] vs the last ${d["windowS"]}s`);
   }
   return lines;
 }

@@ -118,6 +118,7 @@ export class ResilientClient {
       const client = this.nextClient();
       const controller = new AbortController();
       let stalled = false;
+      let received = false;
       let duringFault = this.opts.faultActive();
       let idle: NodeJS.Timeout | undefined;
       const arm = () => {
@@ -139,11 +140,18 @@ export class ResilientClient {
           if (event.sequence !== cursor + 1n) this.stats.watchSequenceBreaks++;
           if (event.sequence <= cursor) continue; // a duplicate: counted, not delivered twice
           cursor = event.sequence;
+          received = true;
           onEvent(event);
           last = event.sagaStatus;
         }
         if (last !== null && RESTING.includes(last)) return { status: last, cursor };
-        // Ended without a resting event (e.g. the server drained): resume.
+        if (!received) {
+          // Nothing after our cursor and the server ended the stream: the saga rests right there.
+          const { saga } = await this.unary(`GetSaga ${id}`, (c, o) => c.getSaga({ id }, o), Math.max(1, giveUpAt - Date.now()));
+          if (RESTING.includes(saga!.status) && saga!.sequence === cursor) return { status: saga!.status, cursor };
+        }
+        // Ended without a resting event (e.g. the server drained): resume shortly.
+        await sleep(100);
       } catch (raw) {
         const err = ConnectError.from(raw);
         if (stalled) {

@@ -17,7 +17,7 @@ const PERIOD_MS = 8_000;
  */
 export async function runKillScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
   const { options, cleanup, random, log } = ctx;
-  const started = Date.now();
+  const scenarioStarted = Date.now();
   const db = await openBenchDatabase("sagad_chaos");
   cleanup.add("kill scenario database", () => db.close());
   const target = await startTarget(random);
@@ -29,6 +29,8 @@ export async function runKillScenario(ctx: ScenarioContext): Promise<ScenarioRes
   const { sagas, kills } = options.kill;
   const plans = planSagas(sagas, `${ctx.runId}-kill`, "kill", target, random);
   const spanMs = Math.max(10_000, kills * PERIOD_MS);
+  // Sagas start over the same span as the kills; `started` is when both begin.
+  const started = Date.now();
   const deadline = Date.now() + spanMs + kills * 10_000 + 3 * options.leaseTtlMs + 60_000;
   log(`kill: ${sagas} sagas over ${spanMs / 1000}s on 2 replicas, ${kills} kill -9 (db: ${db.kind})`);
 
@@ -39,7 +41,10 @@ export async function runKillScenario(ctx: ScenarioContext): Promise<ScenarioRes
   };
   const chaos = (async () => {
     for (let k = 0; k < kills; k++) {
-      await sleep(random.int(1_500, PERIOD_MS - 3_000));
+      // One kill per period, at a random moment in its middle (sagas have piled up; the restart
+      // fits in the rest).
+      const periodStart = started + k * PERIOD_MS;
+      await sleep(Math.max(0, periodStart + random.int(PERIOD_MS / 4, (PERIOD_MS * 5) / 8) - Date.now()));
       const slot = random.int(0, replicas.size - 1);
       const killedAt = Date.now();
       const killed = await replicas.kill(slot);
@@ -57,14 +62,14 @@ export async function runKillScenario(ctx: ScenarioContext): Promise<ScenarioRes
   const countSagas = () => withClient(db.url, async (c) => Number((await c.query("SELECT count(*) AS n FROM sagas")).rows[0].n));
   const verdict = await verifyRuns(client, runs, target, countSagas, 60_000);
   const checks = [
-    ...runChecks(verdict, client.stats),
+    ...runChecks(verdict, client.stats, replicas.unexpectedExits),
     check("kills injected", faults.filter((f) => f.injected).length === kills, faults.filter((f) => f.injected).length),
   ];
   await replicas.stopAll();
   return {
     scenario: "kill",
     passed: checks.every((c) => c.held),
-    seconds: elapsedS(started),
+    seconds: elapsedS(scenarioStarted),
     faults,
     sagas: verdict.planned,
     lost: verdict.lost,
@@ -82,7 +87,7 @@ export async function runKillScenario(ctx: ScenarioContext): Promise<ScenarioRes
       deferrals: verdict.accounting.deferrals,
       failureKinds: verdict.accounting.failureKinds,
       client: client.stats,
-      problems: [...verdict.problems, ...verdict.accounting.samples],
+      problems: [...replicas.unexpectedExits, ...verdict.problems, ...verdict.accounting.samples],
       replicaLogTail: replicas.loggedProblems(),
     },
   };

@@ -68,7 +68,7 @@ export async function runPgRestartScenario(ctx: ScenarioContext): Promise<Scenar
   const countSagas = () => withClient(postgres.databaseUrl, async (c) => Number((await c.query("SELECT count(*) AS n FROM sagas")).rows[0].n));
   const verdict = await verifyRuns(client, runs, target, countSagas, 60_000);
   const checks = [
-    ...runChecks(verdict, client.stats),
+    ...runChecks(verdict, client.stats, replicas.unexpectedExits),
     check("replicas answering after the restart", answering.length === replicas.size, `${answering.length}/${replicas.size}`),
     check("postgres restarted", faults.length === 2, faults.length),
   ];
@@ -92,7 +92,7 @@ export async function runPgRestartScenario(ctx: ScenarioContext): Promise<Scenar
       deferrals: verdict.accounting.deferrals,
       failureKinds: verdict.accounting.failureKinds,
       client: client.stats,
-      problems: [...verdict.problems, ...verdict.accounting.samples],
+      problems: [...replicas.unexpectedExits, ...verdict.problems, ...verdict.accounting.samples],
       replicaLogTail: replicas.loggedProblems(),
     },
   };

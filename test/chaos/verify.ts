@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { SagaStatus, type Saga, type SagaEvent } from "../../src/client/index.js";
+import { SagaStatus, StepStatus, type Saga, type SagaEvent } from "../../src/client/index.js";
 import { mapConcurrent } from "../helpers/rpc.js";
 import { accountSaga, newAccounting, type Accounting } from "./accounting.js";
 import type { ResilientClient } from "./resilient-client.js";
@@ -19,6 +19,8 @@ export interface RunVerdict {
   extraSagas: number;
   /** Calls for saga ids the harness never created, and requests to unknown paths. */
   orphanCalls: number;
+  /** Sagas whose state could not be read back (GetSaga failed with another code than NOT_FOUND). */
+  unreadable: number;
   accounting: Accounting;
   /** Stuck, lost or failed sagas, described. */
   problems: string[];
@@ -37,7 +39,7 @@ export async function verifyRuns(
   budgetMs: number,
 ): Promise<RunVerdict> {
   const verdict: RunVerdict = {
-    planned: runs.length, createFailed: 0, lost: 0, stuck: 0, extraSagas: 0, orphanCalls: 0,
+    planned: runs.length, createFailed: 0, lost: 0, stuck: 0, extraSagas: 0, orphanCalls: 0, unreadable: 0,
     accounting: newAccounting(), problems: [],
   };
   const problem = (msg: string) => {
@@ -72,12 +74,15 @@ export async function verifyRuns(
       if (code === Code.NotFound) {
         verdict.lost++;
         problem(`saga ${run.id} (${run.plan.kind}) is lost: GetSaga answers NOT_FOUND`);
-      } else problem(`saga ${run.id}: ${(err as Error).message}`);
+      } else {
+        verdict.unreadable++;
+        problem(`saga ${run.id}: ${(err as Error).message}`);
+      }
       return;
     }
     if (run.rested === null) {
       verdict.stuck++;
-      problem(`saga ${run.id} (${run.plan.kind}) is stuck in ${SagaStatus[saga.status]} (steps: ${saga.steps.map((s) => `${s.name}=${s.status}`).join(" ")})`);
+      problem(`saga ${run.id} (${run.plan.kind}) is stuck in ${SagaStatus[saga.status]} (steps: ${saga.steps.map((s) => `${s.name}=${StepStatus[s.status]}`).join(" ")})`);
       return;
     }
     const history: SagaEvent[] = [];
@@ -104,7 +109,3 @@ export async function verifyRuns(
   return verdict;
 }
 
-/** Every way a run can fail, as one count (0 means it held). */
-export function verdictFailures(v: RunVerdict): number {
-  return v.createFailed + v.lost + v.stuck + v.extraSagas + v.orphanCalls + Object.values(v.accounting.failures).reduce((a, b) => a + b, 0);
-}
