@@ -92,6 +92,8 @@ export function otherRpcCases(): TypedCase[] {
   badToken("encoding a number", token(42));
   badToken("with SQL in the cursor", token({ ...cursor, c: "2024-01-01'; DROP TABLE sagas; --" }));
   badToken("with an invalid timestamp", token({ ...cursor, c: "2024-13-45T99:99:99.000000Z" }));
+  badToken("on February 30", token({ ...cursor, c: "2024-02-30T00:00:00.000000Z" }));
+  badToken("in year 0", token({ ...cursor, c: "0000-01-01T00:00:00.000000Z" }));
   badToken("with an uppercase id", token({ ...cursor, i: "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa".toUpperCase() }));
   badToken("issued for other filters", token({ ...cursor, f: "AAAAAAAAAAAA" }), "other filters");
   return cases;
