@@ -38,9 +38,15 @@ function enumName(names: Record<number, string | undefined>, value: number): str
 const backoffName = (value: Backoff) => enumName(Backoff, value);
 const failurePolicyName = (value: FailurePolicy) => enumName(FailurePolicy, value);
 
-/** Duration → milliseconds (may be negative or fractional: validation judges it). */
+/**
+ * Duration → milliseconds (may be negative or fractional: validation judges it). NaN for a message
+ * that is not a Duration at all (nanos beyond ±999,999,999, or of the other sign than seconds; see
+ * google/protobuf/duration.proto), so validation names the field instead of accepting a made-up sum.
+ */
 export function durationMs(d: Duration | undefined): number | null {
   if (!d) return null;
+  const signsAgree = d.seconds === 0n || d.nanos === 0 || d.seconds > 0n === d.nanos > 0;
+  if (Math.abs(d.nanos) > 999_999_999 || !signsAgree) return Number.NaN;
   return Number(d.seconds) * 1000 + d.nanos / 1e6;
 }
 

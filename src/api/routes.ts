@@ -5,6 +5,14 @@ import { createHealthService, type HealthServiceDeps } from "./health-service.js
 import { registerReflection } from "./reflection-service.js";
 import { createSagaService, type SagaServiceDeps } from "./saga-service.js";
 
+/**
+ * JSON read as strictly as the proto3 JSON spec asks parsers to by default: an unknown field or
+ * enum name is INVALID_ARGUMENT (connect-es ignores both unless told, so a misspelt
+ * "FAILURE_POLICY_COMPENSATE" silently became HOLD), and a body that is not UTF-8 is refused
+ * instead of stored with U+FFFD in place of the bad bytes (the binary decoder refuses it too).
+ */
+const STRICT_JSON = { ignoreUnknownFields: false, textDecoder: new TextDecoder("utf-8", { fatal: true }) };
+
 /** What every service served needs; tests pass fakes. */
 export type RouteDeps = SagaServiceDeps & HealthServiceDeps;
 
@@ -14,8 +22,8 @@ export type RouteDeps = SagaServiceDeps & HealthServiceDeps;
  */
 export function routes(deps: RouteDeps) {
   return (router: ConnectRouter) => {
-    router.service(SagaService, createSagaService(deps));
-    router.service(Health, createHealthService(deps));
+    router.service(SagaService, createSagaService(deps), { jsonOptions: STRICT_JSON });
+    router.service(Health, createHealthService(deps), { jsonOptions: STRICT_JSON });
     registerReflection(router, [SagaService, Health]);
   };
 }

@@ -9,7 +9,8 @@ import type { Violations } from "./violations.js";
 
 /**
  * A RetryPolicy as the API layer reads it from protobuf. Durations are milliseconds, null when the
- * field is unset; 0 (or "") takes the default wherever saga.proto says zero values do. `backoff` is
+ * field is unset, NaN when the message is not a valid Duration; 0 (or "") takes the default
+ * wherever saga.proto says zero values do. `backoff` is
  * "" for unspecified, else the enum name without prefix; an unknown enum number arrives as its
  * decimal string and is rejected.
  */
@@ -106,7 +107,8 @@ function duration(
 ): number | null {
   if (value === null || value === 0) return fallback;
   const range = `between ${formatMs(min)} and ${formatMs(max)}`;
-  if (!Number.isFinite(value)) report.add(field, `must be a finite duration ${range}; got ${value}`);
+  if (Number.isNaN(value)) report.add(field, "is not a valid Duration: nanos must be within ±999,999,999 and have the sign of seconds");
+  else if (!Number.isFinite(value)) report.add(field, `must be a finite duration ${range}; got ${value}`);
   else if (value < 0) report.add(field, `must not be negative; got ${value}ms`);
   else if (!Number.isInteger(value)) report.add(field, `must be a whole number of milliseconds; got ${value}ms`);
   else if (value < min || value > max) report.add(field, `must be ${range}; got ${formatMs(value)}`);

@@ -326,6 +326,15 @@ describe.each(PROTOCOLS)("CreateSaga and ListSagas validation over %s", (protoco
     await expectInvalid(client.createSaga({ name: "enum", steps }), "steps[1].retry_policy.backoff");
   });
 
+  it("a Duration that is not one (nanos out of range, signs differing) names the field", async () => {
+    const steps = chain(2);
+    steps[0]!.retryPolicy = { initialInterval: { seconds: 1n, nanos: 1_500_000_000 } };
+    steps[1]!.retryPolicy = { timeout: { seconds: 5n, nanos: -500_000_000 } };
+    const err = await expectInvalid(client.createSaga({ name: "duration", steps }), "steps[0].retry_policy.initial_interval");
+    expect(violationFields(err)).toContain("steps[1].retry_policy.timeout");
+    expect(err.rawMessage).toContain("not a valid Duration");
+  });
+
   it("ListSagas: negative page_size", async () => {
     await expectInvalid(client.listSagas({ pageSize: -1 }), "page_size");
   });

@@ -22,10 +22,10 @@ export interface BenchDatabase {
  * With DATABASE_URL: a fresh database on that server (so pg_stat_database counts only our work).
  * Without: an embedded PostgreSQL in a temporary directory, with pg_stat_statements loaded.
  */
-export async function openBenchDatabase(): Promise<BenchDatabase> {
+export async function openBenchDatabase(prefix = "sagad_bench"): Promise<BenchDatabase> {
   const adminUrl = process.env.DATABASE_URL;
   if (adminUrl) {
-    const name = `sagad_bench_${Date.now()}_${process.pid}`;
+    const name = `${prefix}_${Date.now()}_${process.pid}`;
     await withClient(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
     const url = new URL(adminUrl);
     url.pathname = `/${name}`;
@@ -36,7 +36,7 @@ export async function openBenchDatabase(): Promise<BenchDatabase> {
       close: () => withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
     };
   }
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), "sagad-bench-"));
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), `${prefix.replaceAll("_", "-")}-`));
   const embedded = await startEmbeddedPostgres({ dataDir, settings: { shared_preload_libraries: "pg_stat_statements" } });
   return {
     url: embedded.databaseUrl,
@@ -65,31 +65,38 @@ async function tryEnableStatementStats(url: string): Promise<boolean> {
 export const withClient = withAdminClient;
 
 /** Creates an admin token with the real CLI, as an operator would; returns its secret. */
-export async function createAdminToken(databaseUrl: string): Promise<string> {
+export async function createAdminToken(databaseUrl: string, name = `bench-${Date.now()}`): Promise<string> {
   const { stdout } = await run(
     process.execPath,
-    ["--import", "tsx", "src/main.ts", "token", "create", "--scope", "admin", "--name", `bench-${Date.now()}`],
+    ["--import", "tsx", "src/main.ts", "token", "create", "--scope", "admin", "--name", name],
     { cwd: PROJECT_ROOT, env: { ...process.env, DATABASE_URL: databaseUrl } },
   );
   return stdout.trim();
 }
 
-/** Starts `count` sagad processes on the database, each on its own free port. */
-export async function startReplicas(databaseUrl: string, count: number, nodeArgs: string[] = []): Promise<RunningSagad[]> {
+/** The environment of one sagad replica on `databaseUrl`: quiet JSON logs, a free port unless given. */
+export function replicaEnv(databaseUrl: string, replicaId: string, extraEnv: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    SAGAD_PORT: "0",
+    SAGAD_REPLICA_ID: replicaId,
+    SAGAD_LOG_LEVEL: "warn",
+    SAGAD_LOG_FORMAT: "json",
+    ...extraEnv,
+  };
+}
+
+/** Starts `count` sagad processes on the database, each on its own free port, named `<idPrefix>-<n>`. */
+export async function startReplicas(
+  databaseUrl: string,
+  count: number,
+  extraEnv: Record<string, string> = {},
+  idPrefix = "bench",
+  nodeArgs: string[] = [],
+): Promise<RunningSagad[]> {
   const replicas: RunningSagad[] = [];
   for (let i = 0; i < count; i++) {
-    replicas.push(
-      await startSagad({
-        env: {
-          DATABASE_URL: databaseUrl,
-          SAGAD_PORT: "0",
-          SAGAD_REPLICA_ID: `bench-${i + 1}`,
-          SAGAD_LOG_LEVEL: "warn",
-          SAGAD_LOG_FORMAT: "json",
-        },
-        nodeArgs,
-      }),
-    );
+    replicas.push(await startSagad({ env: replicaEnv(databaseUrl, `${idPrefix}-${i + 1}`, extraEnv), nodeArgs }));
   }
   return replicas;
 }

@@ -83,7 +83,7 @@ async function runAll(
     log(`baseline: ${baseline.pgbenchSingleRowUpdateTps} TPS`);
   }
   const profile = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(options.profileDir)}`] : [];
-  const replicas = await startReplicas(db.url, on("watch") ? 2 : 1, profile);
+  const replicas = await startReplicas(db.url, on("watch") ? 2 : 1, {}, "bench", profile);
   started(replicas);
   const token = await createAdminToken(db.url);
   const clientOf = (replica: RunningSagad): SagaClient =>
