@@ -49,6 +49,8 @@ export class Engine {
   private readonly leases: LeaseKeeper<SagaDriver>;
   private readonly limiter: ConcurrencyLimiter;
   private readonly observer: EngineObserver;
+  /** Drivers whose takeover was recorded (STEP_RECOVERED). */
+  private readonly recovered = new WeakSet<SagaDriver>();
   /** This replica's circuit breakers, for ListCircuits and the metrics. */
   readonly circuits: CircuitBreakers;
   private stopping = false;
@@ -161,8 +163,9 @@ export class Engine {
       this.observer.committed(decision.state, decision.events);
       this.opts.bus.publish(id, decision.state.sequence, decision.events);
       if (needsDriving && result.leaseOwner === this.opts.replicaId && !this.drivers.has(id)) {
-        // Attempts in flight under another (or a released) lease ran on a replica that stopped.
-        const takenOver = loaded.leaseOwner !== this.opts.replicaId && hasAttemptsInFlight(loaded.state);
+        // No driver here, so attempts in flight ran on a replica that stopped: another one, or a
+        // predecessor under this same id (a restarted pod whose lease has not expired yet).
+        const takenOver = hasAttemptsInFlight(loaded.state);
         const driver = this.startDriver(decision.state, !takenOver);
         if (driver && takenOver) void this.recover(driver);
       }
@@ -265,6 +268,9 @@ export class Engine {
 
   /** Records STEP_RECOVERED for attempts a stopped replica left in flight, then runs them again. */
   private async recover(driver: SagaDriver): Promise<void> {
+    // A takeover is recorded once, whether the claim poll or an operator call got there first.
+    if (this.recovered.has(driver)) return driver.kick();
+    this.recovered.add(driver);
     try {
       await driver.submit({ type: "recover" });
     } catch (err) {

@@ -41,6 +41,12 @@ function decodeToken(token: string, filter: ListFilter): Cursor {
       typeof cursor.i !== "string" || !uuid.test(cursor.i) || typeof cursor.f !== "string") {
     throw bad("not a token returned by ListSagas");
   }
+  // The shape can hold dates that do not exist (month 13, February 30, year 0); Postgres would
+  // refuse them with an error that is no fault of ours.
+  const ms = Date.parse(cursor.c.slice(0, 23) + "Z");
+  if (cursor.c < "0001" || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 19) !== cursor.c.slice(0, 19)) {
+    throw bad("not a token returned by ListSagas");
+  }
   if (cursor.f !== filterHash(filter)) throw bad("the token was issued for other filters");
   return cursor;
 }

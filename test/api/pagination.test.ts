@@ -144,6 +144,16 @@ describe("ListSagas pagination over 1,000 sagas", () => {
     expect(new Set([...big.sagas, ...rest.sagas].map((s) => s.id)).size).toBe(total);
   });
 
+  it("a token of the right shape naming a date that does not exist is INVALID_ARGUMENT, not INTERNAL", async () => {
+    const first = await client.listSagas({ name: "bulk-b", pageSize: 10 });
+    const real = JSON.parse(Buffer.from(first.nextPageToken, "base64url").toString("utf8")) as { c: string };
+    for (const c of ["2024-13-01T00:00:00.000000Z", "2024-02-30T00:00:00.000000Z", "0000-01-01T00:00:00.000000Z", "2024-01-01T24:00:00.000000Z"]) {
+      const forged = Buffer.from(JSON.stringify({ ...real, c })).toString("base64url");
+      const err = await expectCode(client.listSagas({ name: "bulk-b", pageSize: 10, pageToken: forged }), Code.InvalidArgument);
+      expect(violationFields(err), c).toEqual(["page_token"]);
+    }
+  });
+
   it("a token is rejected with other filters, and accepted with the same ones", async () => {
     const first = await client.listSagas({ name: "bulk-b", pageSize: 10 });
     const token = first.nextPageToken;
