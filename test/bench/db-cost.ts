@@ -31,6 +31,39 @@ export async function readCounters(databaseUrl: string, statementStats: boolean)
   });
 }
 
+/** One statement's share of the database's work, from pg_stat_statements. */
+export interface StatementCost {
+  query: string;
+  calls: number;
+  meanExecMs: number;
+  meanPlanMs: number;
+  totalMs: number;
+  rowsPerCall: number;
+}
+
+/** The statements that cost Postgres the most time so far (null without pg_stat_statements). */
+export async function topStatements(databaseUrl: string, statementStats: boolean, limit = 8): Promise<StatementCost[] | null> {
+  if (!statementStats) return null;
+  return withClient(databaseUrl, async (c) => {
+    const { rows } = await c.query<{ query: string; calls: string; exec: number; plan: number; total: number; rows: string }>(
+      `SELECT regexp_replace(left(query, 120), '[[:space:]]+', ' ', 'g') AS query, calls, mean_exec_time AS exec,
+              coalesce(mean_plan_time, 0) AS plan, total_exec_time + coalesce(total_plan_time, 0) AS total, rows
+       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+       ORDER BY total DESC LIMIT $1`,
+      [limit],
+    );
+    const r2 = (x: number) => Math.round(x * 1000) / 1000;
+    return rows.map((r) => ({
+      query: r.query,
+      calls: Number(r.calls),
+      meanExecMs: r2(r.exec),
+      meanPlanMs: r2(r.plan),
+      totalMs: Math.round(r.total),
+      rowsPerCall: r2(Number(r.rows) / Math.max(1, Number(r.calls))),
+    }));
+  });
+}
+
 export interface DbCost {
   commitsPerStep: number;
   statementsPerStep: number | null;

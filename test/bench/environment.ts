@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -37,7 +37,12 @@ export async function openBenchDatabase(prefix = "sagad_bench"): Promise<BenchDa
     };
   }
   const dataDir = await mkdtemp(path.join(os.tmpdir(), `${prefix.replaceAll("_", "-")}-`));
-  const embedded = await startEmbeddedPostgres({ dataDir, settings: { shared_preload_libraries: "pg_stat_statements" } });
+  // mkdtemp makes it 0700; postgres runs as its own user when we are root and must get in.
+  await chmod(dataDir, 0o755);
+  const embedded = await startEmbeddedPostgres({
+    dataDir,
+    settings: { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track_planning": "on" },
+  });
   return {
     url: embedded.databaseUrl,
     kind: "embedded",

@@ -3,7 +3,7 @@ import path from "node:path";
 import { createSagaClient, type SagaClient } from "../../src/client/index.js";
 import type { RunningSagad } from "../helpers/replica-process.js";
 import { pgbenchBaseline } from "./baseline.js";
-import { costPerStep, readCounters, type DbCost } from "./db-cost.js";
+import { costPerStep, readCounters, topStatements, type DbCost, type StatementCost } from "./db-cost.js";
 import { driveSagas, type DriveResult, type Shape } from "./drive.js";
 import { createAdminToken, openBenchDatabase, rssMiB, startReplicas, withClient, type BenchDatabase } from "./environment.js";
 import { parseBenchFlags, USAGE, type BenchOptions } from "./flags.js";
@@ -39,6 +39,8 @@ export interface BenchResult {
   watch: { sameReplica: DeliveryResult; crossReplica: DeliveryResult } | null;
   rss: { baselineMiB: number; streams: { open: number; rssMiB: number }[] } | null;
   list: ListResult[];
+  /** pg_stat_statements over the whole run, costliest first (embedded Postgres only). */
+  topStatements: StatementCost[] | null;
 }
 
 async function main(): Promise<void> {
@@ -183,6 +185,7 @@ async function runAll(
     watch,
     rss,
     list,
+    topStatements: await topStatements(db.url, db.statementStats),
   };
 }
 

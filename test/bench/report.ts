@@ -33,6 +33,9 @@ export function printTable(r: BenchResult): void {
     rows.push([`ListSagas first page at ${l.sagas} sagas, ms`, pct(l.firstPage)]);
     rows.push([`ListSagas deep page at ${l.sagas} sagas, ms`, pct(l.deepPage)]);
   }
+  for (const s of r.topStatements ?? []) {
+    rows.push([`  pg: ${s.calls} calls, exec ${s.meanExecMs} + plan ${s.meanPlanMs} ms`, s.query.slice(0, 70)]);
+  }
   const width = Math.max(...rows.map(([k]) => k.length));
   process.stderr.write(`\n${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n")}\n`);
 }
