@@ -101,10 +101,15 @@ function list(name: string, raw: string): number[] {
 }
 
 function scenarios(raw: string): Set<Scenario> {
-  const picked = new Set<Scenario>();
+  return pickScenarios(raw, SCENARIOS);
+}
+
+/** `--only a,b`: the named scenarios, each one of `known`; the bench and the chaos harness share it. */
+export function pickScenarios<T extends string>(raw: string, known: readonly T[]): Set<T> {
+  const picked = new Set<T>();
   for (const part of raw.split(",")) {
-    const s = SCENARIOS.find((x) => x === part.trim());
-    if (!s) throw new Error(`--only: unknown scenario "${part}" (known: ${SCENARIOS.join(", ")})`);
+    const s = known.find((x) => x === part.trim());
+    if (!s) throw new Error(`--only: unknown scenario "${part}" (known: ${known.join(", ")})`);
     picked.add(s);
   }
   return picked;

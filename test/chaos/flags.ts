@@ -1,3 +1,4 @@
+import { pickScenarios } from "../bench/flags.js";
 /** Command-line options of `npm run chaos`: a size preset, then overrides. */
 export interface ChaosOptions {
   size: "small" | "full";
@@ -108,11 +109,5 @@ function int(name: string, raw: string, min = 1): number {
 }
 
 function scenarios(raw: string): Set<Scenario> {
-  const picked = new Set<Scenario>();
-  for (const part of raw.split(",")) {
-    const s = SCENARIOS.find((x) => x === part.trim());
-    if (!s) throw new Error(`--only: unknown scenario "${part}" (known: ${SCENARIOS.join(", ")})`);
-    picked.add(s);
-  }
-  return picked;
+  return pickScenarios(raw, SCENARIOS);
 }
