@@ -15,7 +15,11 @@ describe("strict JSON over the Connect protocol", () => {
   const post = async (body: string) => {
     const res = await fetch(`${srv.server.url}/saga.v1.SagaService/CreateSaga`, {
       method: "POST",
-      headers: { "content-type": "application/json", "connect-protocol-version": "1" },
+      headers: {
+        "content-type": "application/json",
+        "connect-protocol-version": "1",
+        authorization: `Bearer ${srv.adminToken}`,
+      },
       body: Buffer.from(body, "latin1"),
     });
     return { status: res.status, body: (await res.json()) as { code?: string; message?: string } };
