@@ -41,6 +41,11 @@ export interface StatementCost {
   rowsPerCall: number;
 }
 
+/** Starts pg_stat_statements afresh, so what follows is measured on its own. */
+export async function resetStatements(databaseUrl: string, statementStats: boolean): Promise<void> {
+  if (statementStats) await withClient(databaseUrl, (c) => c.query("SELECT pg_stat_statements_reset()"));
+}
+
 /** The statements that cost Postgres the most time so far (null without pg_stat_statements). */
 export async function topStatements(databaseUrl: string, statementStats: boolean, limit = 8): Promise<StatementCost[] | null> {
   if (!statementStats) return null;

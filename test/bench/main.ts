@@ -3,7 +3,7 @@ import path from "node:path";
 import { createSagaClient, type SagaClient } from "../../src/client/index.js";
 import type { RunningSagad } from "../helpers/replica-process.js";
 import { pgbenchBaseline } from "./baseline.js";
-import { costPerStep, readCounters, topStatements, type DbCost, type StatementCost } from "./db-cost.js";
+import { costPerStep, readCounters, resetStatements, topStatements, type DbCost, type StatementCost } from "./db-cost.js";
 import { driveSagas, type DriveResult, type Shape } from "./drive.js";
 import { createAdminToken, openBenchDatabase, rssMiB, startReplicas, withClient, type BenchDatabase } from "./environment.js";
 import { parseBenchFlags, USAGE, type BenchOptions } from "./flags.js";
@@ -35,11 +35,15 @@ export interface BenchResult {
   options: Omit<BenchOptions, "only"> & { only: string[] };
   baseline: { pgbenchSingleRowUpdateTps: number } | null;
   throughput: ThroughputResult[];
-  latency: { serial: { latencyMs: Percentiles; dispatchMs: Percentiles; cycleMs: Percentiles } | null };
+  latency: {
+    serial: { latencyMs: Percentiles; dispatchMs: Percentiles; cycleMs: Percentiles } | null;
+    /** pg_stat_statements over the C=1 rounds alone (embedded Postgres only). */
+    statements: StatementCost[] | null;
+  };
   watch: { sameReplica: DeliveryResult; crossReplica: DeliveryResult } | null;
   rss: { baselineMiB: number; streams: { open: number; rssMiB: number }[] } | null;
   list: ListResult[];
-  /** pg_stat_statements over the whole run, costliest first (embedded Postgres only). */
+  /** pg_stat_statements from the C=1 rounds to the end, costliest first (embedded Postgres only). */
   topStatements: StatementCost[] | null;
 }
 
@@ -126,7 +130,9 @@ async function runAll(
   }
 
   let serial: BenchResult["latency"]["serial"] = null;
+  let serialStatements: StatementCost[] | null = null;
   if (on("latency")) {
+    await resetStatements(db.url, db.statementStats);
     const rounds: DriveResult[] = [];
     for (let r = 1; r <= options.rounds; r++) {
       rounds.push(await driveSagas(client, { count: options.serialSagas, steps: options.steps, concurrency: 1, shape: "sequential", label: `serial-${r}` }));
@@ -134,6 +140,7 @@ async function runAll(
     }
     const m = medianRound(rounds, (x) => percentiles(x.latenciesMs).p50);
     serial = { latencyMs: percentiles(m.latenciesMs), dispatchMs: percentiles(m.dispatchMs), cycleMs: percentiles(m.cycleMs) };
+    serialStatements = await topStatements(db.url, db.statementStats);
   }
 
   let watch: BenchResult["watch"] = null;
@@ -181,7 +188,7 @@ async function runAll(
     options: { ...options, only: [...options.only] },
     baseline,
     throughput,
-    latency: { serial },
+    latency: { serial, statements: serialStatements },
     watch,
     rss,
     list,

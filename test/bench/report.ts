@@ -20,6 +20,9 @@ export function printTable(r: BenchResult): void {
     rows.push([`latency C=1, K=${r.options.steps} sequential, ms`, pct(r.latency.serial.latencyMs)]);
     rows.push([`  dispatch completed -> started, ms`, pct(r.latency.serial.dispatchMs)]);
     rows.push([`  step cycle started -> next started, ms`, pct(r.latency.serial.cycleMs)]);
+    for (const s of r.latency.statements ?? []) {
+      rows.push([`  C=1 pg: ${s.calls} calls, exec ${s.meanExecMs} + plan ${s.meanPlanMs} ms`, s.query.slice(0, 70)]);
+    }
   }
   if (r.watch) {
     rows.push([`watch delivery, same replica (${r.watch.sameReplica.watchers} streams), ms`, pct(r.watch.sameReplica.latencyMs)]);
