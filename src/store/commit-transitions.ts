@@ -55,7 +55,10 @@ WITH i AS (
       WHEN i.mode = 'claim' AND t.lease_expires_at < i.now THEN i.until
       ELSE t.lease_expires_at END
   FROM i
-  WHERE t.id = i.id AND t.sequence = i.expected AND (i.mode NOT IN ('owner', 'release') OR t.lease_owner = i.me)
+  -- The ids again, as an array: the planner takes jsonb_to_recordset for 100 rows and would hash
+  -- join a sequential scan of sagas (cost growing with the table); id = ANY($2) probes the key.
+  WHERE t.id = ANY($2::uuid[]) AND t.id = i.id AND t.sequence = i.expected
+    AND (i.mode NOT IN ('owner', 'release') OR t.lease_owner = i.me)
   RETURNING t.id, t.lease_owner, t.sequence
 ), st AS (
   UPDATE saga_steps t SET spec = coalesce(x.spec, t.spec), status = x.status, attempt = x.attempt,
@@ -72,7 +75,11 @@ SELECT s.id, s.lease_owner, pg_notify('${EVENTS_CHANNEL}', s.id::text || ':' || 
 
 /** Writes transitions of different sagas in one statement; the result of each written one, by id. */
 export async function commitTransitions(pool: pg.Pool, rows: readonly TransitionRow[]): Promise<Map<string, CommitResult>> {
-  const result = await pool.query({ name: "sagad_commit_transitions", text: COMMIT_TRANSITIONS, values: [JSON.stringify(rows)] });
+  const result = await pool.query({
+    name: "sagad_commit_transitions",
+    text: COMMIT_TRANSITIONS,
+    values: [JSON.stringify(rows), rows.map((r) => r.id)],
+  });
   return new Map(
     (result.rows as { id: string; lease_owner: string | null }[]).map((r) => [r.id.toLowerCase(), { ok: true, leaseOwner: r.lease_owner }]),
   );
