@@ -2,7 +2,9 @@ import { FAILURE_COUNTERS } from "./accounting.js";
 import type { CallStats, ResilientClient } from "./resilient-client.js";
 import { sleep } from "./resilient-client.js";
 import { runSaga, type SagaRun } from "./saga-runner.js";
-import { check, zero, type Check } from "./scenario.js";
+import type { ReplicaSet } from "./replica-set.js";
+import { check, zero, type Check, type Fault, type ScenarioResult } from "./scenario.js";
+import type { Target } from "./target.js";
 import type { RunVerdict } from "./verify.js";
 import type { SagaPlan } from "./workload.js";
 
@@ -38,4 +40,57 @@ export function runChecks(verdict: RunVerdict, stats: CallStats, unexpectedExits
     zero("calls given up", stats.gaveUp),
     zero("replicas that exited by themselves", unexpectedExits.length),
   ];
+}
+
+/** What a fault scenario ran, for the part of its report every fault scenario shares. */
+export interface FaultRun {
+  plans: readonly SagaPlan[];
+  target: Target;
+  client: ResilientClient;
+  replicas: ReplicaSet;
+  verdict: RunVerdict;
+}
+
+/**
+ * A fault scenario's result: the headline counters from its verdict, its checks, and the details
+ * every fault scenario reports, after the scenario's own (`details`).
+ */
+export function faultRunResult(
+  scenario: ScenarioResult["scenario"],
+  seconds: number,
+  faults: Fault[],
+  checks: Check[],
+  run: FaultRun,
+  details: Record<string, unknown>,
+): ScenarioResult {
+  const { verdict } = run;
+  return {
+    scenario,
+    passed: checks.every((c) => c.held),
+    seconds,
+    faults,
+    sagas: verdict.planned,
+    lost: verdict.lost,
+    stuck: verdict.stuck,
+    duplicates: verdict.accounting.failures.duplicates,
+    checks,
+    details: {
+      ...details,
+      kinds: countBy(run.plans.map((p) => p.kind)),
+      targetCalls: run.target.calls.length,
+      recoveries: verdict.accounting.recoveries,
+      recoveredReruns: verdict.accounting.recoveredReruns,
+      deferrals: verdict.accounting.deferrals,
+      failureKinds: verdict.accounting.failureKinds,
+      client: run.client.stats,
+      problems: [...run.replicas.unexpectedExits, ...verdict.problems, ...verdict.accounting.samples],
+      replicaLogTail: run.replicas.loggedProblems(),
+    },
+  };
+}
+
+export function countBy(items: readonly string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const item of items) counts[item] = (counts[item] ?? 0) + 1;
+  return counts;
 }

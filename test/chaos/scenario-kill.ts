@@ -1,5 +1,5 @@
-import { createAdminToken, openBenchDatabase, withClient } from "../bench/environment.js";
-import { runChecks, runPaced } from "./fault-run.js";
+import { createAdminToken, openBenchDatabase } from "../bench/environment.js";
+import { countBy, faultRunResult, runChecks, runPaced } from "./fault-run.js";
 import { ReplicaSet } from "./replica-set.js";
 import { ResilientClient, sleep } from "./resilient-client.js";
 import { check, elapsedS, type Fault, type ScenarioContext, type ScenarioResult } from "./scenario.js";
@@ -59,42 +59,15 @@ export async function runKillScenario(ctx: ScenarioContext): Promise<ScenarioRes
   await chaos;
   log(`kill: all sagas rested or timed out (${elapsedS(started)}s); verifying histories`);
 
-  const countSagas = () => withClient(db.url, async (c) => Number((await c.query("SELECT count(*) AS n FROM sagas")).rows[0].n));
-  const verdict = await verifyRuns(client, runs, target, countSagas, 60_000);
+  const verdict = await verifyRuns(client, runs, target, db.url, 60_000);
   const checks = [
     ...runChecks(verdict, client.stats, replicas.unexpectedExits),
     check("kills injected", faults.filter((f) => f.injected).length === kills, faults.filter((f) => f.injected).length),
   ];
   await replicas.stopAll();
-  return {
-    scenario: "kill",
-    passed: checks.every((c) => c.held),
-    seconds: elapsedS(scenarioStarted),
-    faults,
-    sagas: verdict.planned,
-    lost: verdict.lost,
-    stuck: verdict.stuck,
-    duplicates: verdict.accounting.failures.duplicates,
-    checks,
-    details: {
-      database: db.kind,
-      leaseTtlMs: options.leaseTtlMs,
-      kinds: countBy(plans.map((p) => p.kind)),
-      targetCalls: target.calls.length,
-      callsByReplica: countBy(target.calls.map((c) => c.replica)),
-      recoveries: verdict.accounting.recoveries,
-      recoveredReruns: verdict.accounting.recoveredReruns,
-      deferrals: verdict.accounting.deferrals,
-      failureKinds: verdict.accounting.failureKinds,
-      client: client.stats,
-      problems: [...replicas.unexpectedExits, ...verdict.problems, ...verdict.accounting.samples],
-      replicaLogTail: replicas.loggedProblems(),
-    },
-  };
-}
-
-export function countBy(items: readonly string[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const item of items) counts[item] = (counts[item] ?? 0) + 1;
-  return counts;
+  return faultRunResult("kill", elapsedS(scenarioStarted), faults, checks, { plans, target, client, replicas, verdict }, {
+    database: db.kind,
+    leaseTtlMs: options.leaseTtlMs,
+    callsByReplica: countBy(target.calls.map((c) => c.replica)),
+  });
 }

@@ -1,10 +1,9 @@
-import { createAdminToken, withClient } from "../bench/environment.js";
+import { createAdminToken } from "../bench/environment.js";
 import { startRestartablePostgres } from "../helpers/restartable-postgres.js";
-import { runChecks, runPaced } from "./fault-run.js";
+import { faultRunResult, runChecks, runPaced } from "./fault-run.js";
 import { ReplicaSet } from "./replica-set.js";
 import { ResilientClient, sleep } from "./resilient-client.js";
 import { check, elapsedS, type Fault, type ScenarioContext, type ScenarioResult } from "./scenario.js";
-import { countBy } from "./scenario-kill.js";
 import { startTarget } from "./target.js";
 import { verifyRuns } from "./verify.js";
 import { planSagas } from "./workload.js";
@@ -65,35 +64,12 @@ export async function runPgRestartScenario(ctx: ScenarioContext): Promise<Scenar
       log(`pg-restart: replica ${replicas.replicaId(i)} does not answer: ${(err as Error).message}`);
     }
   }
-  const countSagas = () => withClient(postgres.databaseUrl, async (c) => Number((await c.query("SELECT count(*) AS n FROM sagas")).rows[0].n));
-  const verdict = await verifyRuns(client, runs, target, countSagas, 60_000);
+  const verdict = await verifyRuns(client, runs, target, postgres.databaseUrl, 60_000);
   const checks = [
     ...runChecks(verdict, client.stats, replicas.unexpectedExits),
     check("replicas answering after the restart", answering.length === replicas.size, `${answering.length}/${replicas.size}`),
     check("postgres restarted", faults.length === 2, faults.length),
   ];
   await replicas.stopAll();
-  return {
-    scenario: "pg-restart",
-    passed: checks.every((c) => c.held),
-    seconds: elapsedS(started),
-    faults,
-    sagas: verdict.planned,
-    lost: verdict.lost,
-    stuck: verdict.stuck,
-    duplicates: verdict.accounting.failures.duplicates,
-    checks,
-    details: {
-      outageMs,
-      kinds: countBy(plans.map((p) => p.kind)),
-      targetCalls: target.calls.length,
-      recoveries: verdict.accounting.recoveries,
-      recoveredReruns: verdict.accounting.recoveredReruns,
-      deferrals: verdict.accounting.deferrals,
-      failureKinds: verdict.accounting.failureKinds,
-      client: client.stats,
-      problems: [...replicas.unexpectedExits, ...verdict.problems, ...verdict.accounting.samples],
-      replicaLogTail: replicas.loggedProblems(),
-    },
-  };
+  return faultRunResult("pg-restart", elapsedS(started), faults, checks, { plans, target, client, replicas, verdict }, { outageMs });
 }

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { SagaStatus, StepStatus, type Saga, type SagaEvent } from "../../src/client/index.js";
+import { withClient } from "../bench/environment.js";
 import { mapConcurrent } from "../helpers/rpc.js";
 import { accountSaga, newAccounting, type Accounting } from "./accounting.js";
 import type { ResilientClient } from "./resilient-client.js";
@@ -29,13 +30,13 @@ export interface RunVerdict {
 /**
  * Reads back every saga the run created — GetSaga for its state (NOT_FOUND = lost), WatchSaga
  * from sequence 0 for its whole history — and holds each to the accounting checks with the calls
- * the target recorded for it. `countSagas` counts the table's rows (the only direct table read).
+ * the target recorded for it. Counting the sagas table's rows is its only direct table read.
  */
 export async function verifyRuns(
   client: ResilientClient,
   runs: readonly SagaRun[],
   target: Target,
-  countSagas: () => Promise<number>,
+  databaseUrl: string,
   budgetMs: number,
 ): Promise<RunVerdict> {
   const verdict: RunVerdict = {
@@ -105,7 +106,8 @@ export async function verifyRuns(
       expected: run.plan.expected,
     });
   });
-  verdict.extraSagas = Math.max(0, (await countSagas()) - ids.size);
+  const stored = await withClient(databaseUrl, async (c) => Number((await c.query("SELECT count(*) AS n FROM sagas")).rows[0].n));
+  verdict.extraSagas = Math.max(0, stored - ids.size);
   return verdict;
 }
 

@@ -11,12 +11,7 @@ export function bearer(token: string): string[] {
   return ["-H", `Authorization: Bearer ${token}`];
 }
 
-/** `buf curl` with no schema flag: the schema must come from reflection. */
-export function bufCurlArgs(...args: string[]): string[] {
-  return ["curl", ...args];
-}
-
-/** Runs the real buf CLI (from node_modules) and returns its outcome without throwing on failure. */
+/** Runs the real `buf curl` (from node_modules) with no schema flag, so the schema must come from reflection; never throws on failure. */
 export function bufCurl(...args: string[]): Promise<CommandResult> {
-  return runCommand(BUF, bufCurlArgs(...args), { cwd: process.cwd(), timeoutMs: 20_000 });
+  return runCommand(BUF, ["curl", ...args], { cwd: process.cwd(), timeoutMs: 20_000 });
 }
