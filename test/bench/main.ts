@@ -3,6 +3,7 @@ import path from "node:path";
 import { createSagaClient, type SagaClient } from "../../src/client/index.js";
 import type { RunningSagad } from "../helpers/replica-process.js";
 import { pgbenchBaseline } from "./baseline.js";
+import { cpuCost, cpuSnapshot, type CpuCost } from "./cpu-usage.js";
 import { costPerStep, readCounters, resetStatements, topStatements, type DbCost, type StatementCost } from "./db-cost.js";
 import { driveSagas, type DriveResult, type Shape } from "./drive.js";
 import { createAdminToken, openBenchDatabase, rssMiB, startReplicas, withClient, type BenchDatabase } from "./environment.js";
@@ -25,6 +26,8 @@ export interface ThroughputResult {
   /** STEP_STARTED → next STEP_STARTED in the chain (sequential only). */
   cycleMs: Percentiles | null;
   dbCost: DbCost;
+  /** Who used the cores during the median round, and the CPU each party spent per step. */
+  cpu: CpuCost;
   roundsStepsPerSec: number[];
   notCompleted: number;
 }
@@ -104,13 +107,15 @@ async function runAll(
   const throughput: ThroughputResult[] = [];
   if (on("throughput")) {
     for (const shape of ["sequential", "parallel"] as const) {
-      const rounds: { drive: DriveResult; cost: DbCost; stepsPerSec: number }[] = [];
+      const rounds: { drive: DriveResult; cost: DbCost; cpu: CpuCost; stepsPerSec: number }[] = [];
       for (let r = 1; r <= options.rounds; r++) {
         const before = await readCounters(db.url, db.statementStats);
+        const cpuBefore = await cpuSnapshot([a.pid]);
         const drive = await driveSagas(client, { count: options.sagas, steps: options.steps, concurrency: options.concurrency, shape, label: `${shape}-${r}` });
+        const cpu = cpuCost(cpuBefore, await cpuSnapshot([a.pid]), options.sagas * options.steps);
         const after = await readCounters(db.url, db.statementStats);
         const stepsPerSec = (options.sagas * options.steps) / (drive.elapsedMs / 1000);
-        rounds.push({ drive, cost: costPerStep(before, after, options.sagas * options.steps), stepsPerSec });
+        rounds.push({ drive, cost: costPerStep(before, after, options.sagas * options.steps), cpu, stepsPerSec });
         log(`throughput ${shape} round ${r}: ${round(stepsPerSec, 0)} steps/s`);
       }
       const m = medianRound(rounds, (x) => x.stepsPerSec);
@@ -123,6 +128,7 @@ async function runAll(
         dispatchMs: shape === "sequential" ? percentiles(m.drive.dispatchMs) : null,
         cycleMs: shape === "sequential" ? percentiles(m.drive.cycleMs) : null,
         dbCost: m.cost,
+        cpu: m.cpu,
         roundsStepsPerSec: rounds.map((x) => round(x.stepsPerSec, 0)),
         notCompleted: m.drive.notCompleted,
       });

@@ -15,6 +15,9 @@ export function printTable(r: BenchResult): void {
     if (t.cycleMs) rows.push([`  step cycle started -> next started, ms`, pct(t.cycleMs)]);
     const c = t.dbCost;
     rows.push([`  per step: commits / statements / rows / WAL`, `${c.commitsPerStep} / ${c.statementsPerStep ?? "n/a"} / ${c.rowsWrittenPerStep} / ${c.walBytesPerStep} B`]);
+    const u = t.cpu;
+    rows.push([`  cores used: sagad / client / postgres`, `${u.cores.sagad} / ${u.cores.client} / ${u.cores.postgres}  (machine ${Math.round(u.machineBusyShare * 100)}% busy)`]);
+    rows.push([`  CPU ms per step: sagad / client / postgres`, `${u.msPerStep.sagad} / ${u.msPerStep.client} / ${u.msPerStep.postgres}  (total ${u.msPerStep.total})`]);
   }
   if (r.latency.serial) {
     rows.push([`latency C=1, K=${r.options.steps} sequential, ms`, pct(r.latency.serial.latencyMs)]);
