@@ -22,12 +22,14 @@ export interface BenchOptions {
   only: Set<Scenario>;
   /** Write a V8 CPU profile of every sagad replica into this directory (node --cpu-prof). */
   profileDir: string | null;
+  /** Run sagad from the sources through tsx instead of the compiled build the package ships. */
+  fromSource: boolean;
 }
 
 export const SCENARIOS = ["baseline", "throughput", "latency", "watch", "rss", "list"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
-const DEFAULTS: Omit<BenchOptions, "only" | "profileDir"> = {
+const DEFAULTS: Omit<BenchOptions, "only" | "profileDir" | "fromSource"> = {
   sagas: 2000,
   steps: 5,
   concurrency: 50,
@@ -51,12 +53,13 @@ export const USAGE = `Usage: npm run bench -- [options]
   --baseline-seconds <n> pgbench duration (${DEFAULTS.baselineSeconds})
   --only <a,b>           scenarios: ${SCENARIOS.join(", ")} (all)
   --profile <dir>        write a CPU profile of each sagad replica there (node --cpu-prof)
+  --source               run sagad from src/ through tsx (default: npm run build, then dist/)
   --quick                small sizes for a smoke run
 Runs against DATABASE_URL (a scratch database is created and dropped) or an embedded PostgreSQL.
 JSON result on stdout, a readable table on stderr.`;
 
 export function parseBenchFlags(argv: readonly string[]): BenchOptions {
-  const options: BenchOptions = { ...DEFAULTS, only: new Set(SCENARIOS), profileDir: null };
+  const options: BenchOptions = { ...DEFAULTS, only: new Set(SCENARIOS), profileDir: null, fromSource: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [name, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
@@ -77,6 +80,7 @@ export function parseBenchFlags(argv: readonly string[]): BenchOptions {
       case "--baseline-seconds": options.baselineSeconds = int(name, value()); break;
       case "--only": options.only = scenarios(value()); break;
       case "--profile": options.profileDir = value(); break;
+      case "--source": options.fromSource = true; break;
       case "--quick":
         Object.assign(options, {
           sagas: 200, rounds: 1, serialSagas: 30, watchers: 100, rssStreams: [100, 1000],

@@ -6,7 +6,7 @@ import { pgbenchBaseline } from "./baseline.js";
 import { cpuCost, cpuSnapshot, type CpuCost } from "./cpu-usage.js";
 import { costPerStep, readCounters, resetStatements, topStatements, type DbCost, type StatementCost } from "./db-cost.js";
 import { driveSagas, type DriveResult, type Shape } from "./drive.js";
-import { createAdminToken, openBenchDatabase, rssMiB, startReplicas, withClient, type BenchDatabase } from "./environment.js";
+import { buildServer, createAdminToken, openBenchDatabase, rssMiB, startReplicas, withClient, type BenchDatabase } from "./environment.js";
 import { parseBenchFlags, USAGE, type BenchOptions } from "./flags.js";
 import { fillSagas, measureList, type ListResult } from "./list.js";
 import { watchStreamsOpen } from "./metrics-probe.js";
@@ -92,7 +92,9 @@ async function runAll(
     log(`baseline: ${baseline.pgbenchSingleRowUpdateTps} TPS`);
   }
   const profile = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(options.profileDir)}`] : [];
-  const replicas = await startReplicas(db.url, on("watch") ? 2 : 1, {}, "bench", profile);
+  log(options.fromSource ? "sagad from src/ through tsx" : "building sagad (npm run build); replicas run dist/");
+  const entry = options.fromSource ? undefined : await buildServer();
+  const replicas = await startReplicas(db.url, on("watch") ? 2 : 1, {}, "bench", profile, entry);
   started(replicas);
   const token = await createAdminToken(db.url);
   const clientOf = (replica: RunningSagad): SagaClient =>

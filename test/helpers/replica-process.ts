@@ -21,6 +21,11 @@ export interface SagadProcessOptions {
   /** Flags for node itself, before `--import tsx` (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
   /**
+   * A compiled entry point (e.g. `dist/src/main.js` after `npm run build`, what the installed
+   * package's `sagad` runs) to start with plain node instead of the sources through tsx.
+   */
+  compiledEntry?: string;
+  /**
    * Run it as the leader of a new process group (and session), as a shell runs a foreground job,
    * so a test can signal the whole group (`process.kill(-pid, …)`) as a terminal's Ctrl-C does.
    */
@@ -66,11 +71,12 @@ process.once("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
 
-/** Starts `node --import tsx src/main.ts` in the project root; does not wait for it to be ready. */
+/** Starts `node --import tsx src/main.ts` (or a compiled entry) in the project root; does not wait for it to be ready. */
 export function spawnSagad(options: SagadProcessOptions = {}): SagadProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
   for (const name of options.unsetEnv ?? []) delete env[name];
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", "src/main.ts", ...(options.args ?? [])], {
+  const entry = options.compiledEntry ? [options.compiledEntry] : ["--import", "tsx", "src/main.ts"];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry, ...(options.args ?? [])], {
     cwd: PROJECT_ROOT,
     env,
     detached: options.detached ?? false,
