@@ -59,6 +59,13 @@ export function cpuCost(before: CpuSnapshot, after: CpuSnapshot, steps: number):
   };
 }
 
+/** CPU time (ms, user + system) one running process has used so far. */
+export async function processCpuMs(pid: number): Promise<number> {
+  const ticks = await processTicks(pid);
+  if (!ticks) throw new Error(`process ${pid} is gone`);
+  return ticks.own * TICK_MS;
+}
+
 async function processTicks(pid: number): Promise<{ own: number; children: number; comm: string; ppid: number } | null> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, "utf8");

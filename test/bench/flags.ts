@@ -12,6 +12,8 @@ export interface BenchOptions {
   serialSagas: number;
   /** Concurrent WatchSaga streams for delivery latency. */
   watchers: number;
+  /** Step periods (ms) of the staggered watch loads, after the lockstep one. */
+  watchSteps: number[];
   /** Open-stream counts at which server RSS is read. */
   rssStreams: number[];
   /** Table sizes for the ListSagas measurement. */
@@ -36,6 +38,7 @@ const DEFAULTS: Omit<BenchOptions, "only" | "profileDir" | "fromSource"> = {
   rounds: 3,
   serialSagas: 200,
   watchers: 1000,
+  watchSteps: [1000, 400, 200, 100],
   rssStreams: [1000, 10_000],
   listSizes: [100_000, 1_000_000],
   baselineSeconds: 10,
@@ -48,6 +51,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --rounds <n>           rounds per measurement, median reported (${DEFAULTS.rounds})
   --serial-sagas <n>     sagas for the one-at-a-time latency (${DEFAULTS.serialSagas})
   --watchers <n>         concurrent WatchSaga streams for delivery latency (${DEFAULTS.watchers})
+  --watch-steps <a,b>    step periods in ms of the staggered watch loads (${DEFAULTS.watchSteps.join(",")})
   --rss-streams <a,b>    open streams at which server RSS is read (${DEFAULTS.rssStreams.join(",")})
   --list-sizes <a,b>     sagas in the table for ListSagas (${DEFAULTS.listSizes.join(",")})
   --baseline-seconds <n> pgbench duration (${DEFAULTS.baselineSeconds})
@@ -75,6 +79,7 @@ export function parseBenchFlags(argv: readonly string[]): BenchOptions {
       case "--rounds": options.rounds = int(name, value()); break;
       case "--serial-sagas": options.serialSagas = int(name, value()); break;
       case "--watchers": options.watchers = int(name, value()); break;
+      case "--watch-steps": options.watchSteps = list(name, value()); break;
       case "--rss-streams": options.rssStreams = list(name, value()); break;
       case "--list-sizes": options.listSizes = list(name, value()); break;
       case "--baseline-seconds": options.baselineSeconds = int(name, value()); break;
@@ -83,7 +88,7 @@ export function parseBenchFlags(argv: readonly string[]): BenchOptions {
       case "--source": options.fromSource = true; break;
       case "--quick":
         Object.assign(options, {
-          sagas: 200, rounds: 1, serialSagas: 30, watchers: 100, rssStreams: [100, 1000],
+          sagas: 200, rounds: 1, serialSagas: 30, watchers: 100, watchSteps: [400, 100], rssStreams: [100, 1000],
           listSizes: [10_000], baselineSeconds: 3,
         });
         break;

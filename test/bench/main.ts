@@ -12,7 +12,8 @@ import { fillSagas, measureList, type ListResult } from "./list.js";
 import { watchStreamsOpen } from "./metrics-probe.js";
 import { printTable } from "./report.js";
 import { medianRound, percentiles, round, type Percentiles } from "./stats.js";
-import { openIdleStreams, watchDelivery, type DeliveryResult } from "./watch.js";
+import { openIdleStreams } from "./watch.js";
+import { watchSeries, type WatchSeries } from "./watch-scenarios.js";
 
 /** One throughput measurement: the median round, plus every round's headline for spread. */
 export interface ThroughputResult {
@@ -43,7 +44,8 @@ export interface BenchResult {
     /** pg_stat_statements over the C=1 rounds alone (embedded Postgres only). */
     statements: StatementCost[] | null;
   };
-  watch: { sameReplica: DeliveryResult; crossReplica: DeliveryResult } | null;
+  /** Streams on the replica driving the sagas, and on another one (delivery over LISTEN/NOTIFY). */
+  watch: { sameReplica: WatchSeries; crossReplica: WatchSeries } | null;
   rss: { baselineMiB: number; streams: { open: number; rssMiB: number }[] } | null;
   list: ListResult[];
   /** pg_stat_statements from the C=1 rounds to the end, costliest first (embedded Postgres only). */
@@ -97,10 +99,9 @@ async function runAll(
   const replicas = await startReplicas(db.url, on("watch") ? 2 : 1, {}, "bench", profile, entry);
   started(replicas);
   const token = await createAdminToken(db.url);
-  const clientOf = (replica: RunningSagad): SagaClient =>
-    createSagaClient(replica.url, { protocol: "grpc", headers: { authorization: `Bearer ${token}` } });
+  const clientOf = (url: string): SagaClient => createSagaClient(url, { protocol: "grpc", headers: { authorization: `Bearer ${token}` } });
   const a = replicas[0]!;
-  const client = clientOf(a);
+  const client = clientOf(a.url);
   const ratio = (rate: number) => (baseline ? round(rate / baseline.pgbenchSingleRowUpdateTps, 3) : null);
 
   log("warm-up: 200 sagas");
@@ -153,13 +154,16 @@ async function runAll(
 
   let watch: BenchResult["watch"] = null;
   if (on("watch")) {
-    const b = replicas[1]!;
-    const open = (replica: RunningSagad) => () => watchStreamsOpen(replica.url);
-    log(`watch: ${options.watchers} streams on the driving replica`);
-    const sameReplica = await watchDelivery(client, [clientOf(a), clientOf(a)], options.watchers, open(a));
-    log(`watch: ${options.watchers} streams on another replica`);
-    const crossReplica = await watchDelivery(client, [clientOf(b), clientOf(b)], options.watchers, open(b));
-    watch = { sameReplica, crossReplica };
+    const target = (label: string, replica: RunningSagad) => ({
+      label,
+      creator: client,
+      watcherClient: () => clientOf(replica.url),
+      server: { pid: replica.pid, streamsOpen: () => watchStreamsOpen(replica.url) },
+    });
+    watch = {
+      sameReplica: await watchSeries(target("on the driving replica", a), options.watchers, options.watchSteps, log),
+      crossReplica: await watchSeries(target("on another replica", replicas[1]!), options.watchers, options.watchSteps, log),
+    };
   }
 
   let rss: BenchResult["rss"] = null;
@@ -174,7 +178,7 @@ async function runAll(
     rss = { baselineMiB: await rssMiB(a.pid), streams: [] };
     for (const count of options.rssStreams) {
       log(`rss: opening ${count} idle streams`);
-      const close = await openIdleStreams(() => clientOf(a), count, sagas, () => watchStreamsOpen(a.url));
+      const close = await openIdleStreams(() => clientOf(a.url), count, sagas, () => watchStreamsOpen(a.url));
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       rss.streams.push({ open: count, rssMiB: await rssMiB(a.pid) });
       await close();

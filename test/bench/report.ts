@@ -1,5 +1,7 @@
 import type { BenchResult } from "./main.js";
 import type { Percentiles } from "./stats.js";
+import type { DeliveryResult } from "./watch.js";
+import type { WatchSeries } from "./watch-scenarios.js";
 
 /** The human-readable summary on stderr; stdout carries the JSON. */
 export function printTable(r: BenchResult): void {
@@ -27,10 +29,7 @@ export function printTable(r: BenchResult): void {
       rows.push([`  C=1 pg: ${s.calls} calls, exec ${s.meanExecMs} + plan ${s.meanPlanMs} ms`, s.query.slice(0, 70)]);
     }
   }
-  if (r.watch) {
-    rows.push([`watch delivery, same replica (${r.watch.sameReplica.watchers} streams), ms`, pct(r.watch.sameReplica.latencyMs)]);
-    rows.push([`watch delivery, across replicas, ms`, pct(r.watch.crossReplica.latencyMs)]);
-  }
+  rows.push(...watchRows(r));
   if (r.rss) {
     rows.push([`server RSS, no streams`, `${r.rss.baselineMiB} MiB`]);
     for (const s of r.rss.streams) rows.push([`server RSS, ${s.open} open streams`, `${s.rssMiB} MiB`]);
@@ -44,4 +43,34 @@ export function printTable(r: BenchResult): void {
   }
   const width = Math.max(...rows.map(([k]) => k.length));
   process.stderr.write(`\n${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n")}\n`);
+}
+
+const CELL = 30;
+
+/**
+ * Watch delivery as a small table: one row per load (lockstep first, then the staggered rates),
+ * one column per replica.
+ */
+function watchRows(r: BenchResult): [string, string][] {
+  const columns: [string, WatchSeries | null][] = [
+    ["sagad, same replica", r.watch?.sameReplica ?? null],
+    ["sagad, across replicas", r.watch?.crossReplica ?? null],
+  ];
+  const present = columns.filter((c): c is [string, WatchSeries] => c[1] !== null);
+  if (present.length === 0) return [];
+  const loads = (s: WatchSeries) => [s.lockstep, ...s.staggered];
+  const cell = (d: DeliveryResult | undefined) => {
+    if (!d) return "-".padEnd(CELL);
+    const cpu = `${Math.round(d.serverCpuUsPerMessage)}+${Math.round(d.clientCpuUsPerMessage)} µs`;
+    return `${d.latencyMs.p50}/${d.latencyMs.p95}/${d.latencyMs.p99}, ${cpu}`.padEnd(CELL);
+  };
+  const first = present[0]![1];
+  const rows: [string, string][] = [
+    [`watch delivery, ${first.lockstep.watchers} streams: p50/p95/p99 ms, CPU per msg server+client`, present.map(([name]) => name.padEnd(CELL)).join("").trimEnd()],
+  ];
+  loads(first).forEach((load, i) => {
+    const kind = load.staggered ? "staggered" : "lockstep";
+    rows.push([`  ${kind}, ${load.stepMs} ms steps, ${load.offeredPerSec} msg/s`, present.map(([, s]) => cell(loads(s)[i])).join("").trimEnd()]);
+  });
+  return rows;
 }
