@@ -22,13 +22,13 @@ export interface BenchOptions {
   baselineSeconds: number;
   /** Scenarios to run (default all). */
   only: Set<Scenario>;
-  /** Write a V8 CPU profile of every sagad replica into this directory (node --cpu-prof). */
+  /** Write a V8 CPU profile of every sagad replica and the floor server into this directory (node --cpu-prof). */
   profileDir: string | null;
-  /** Run sagad from the sources through tsx instead of the compiled build the package ships. */
+  /** Run sagad (and the floor server) from the sources through tsx instead of compiled JavaScript. */
   fromSource: boolean;
 }
 
-export const SCENARIOS = ["baseline", "throughput", "latency", "watch", "rss", "list"] as const;
+export const SCENARIOS = ["baseline", "throughput", "latency", "watch", "watch-floor", "rss", "list"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 const DEFAULTS: Omit<BenchOptions, "only" | "profileDir" | "fromSource"> = {
@@ -56,8 +56,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --list-sizes <a,b>     sagas in the table for ListSagas (${DEFAULTS.listSizes.join(",")})
   --baseline-seconds <n> pgbench duration (${DEFAULTS.baselineSeconds})
   --only <a,b>           scenarios: ${SCENARIOS.join(", ")} (all)
-  --profile <dir>        write a CPU profile of each sagad replica there (node --cpu-prof)
-  --source               run sagad from src/ through tsx (default: npm run build, then dist/)
+  --profile <dir>        write a CPU profile of each sagad replica and the floor server there (node --cpu-prof)
+  --source               run sagad and the floor server from the sources through tsx (default: compiled, dist/)
   --quick                small sizes for a smoke run
 Runs against DATABASE_URL (a scratch database is created and dropped) or an embedded PostgreSQL.
 JSON result on stdout, a readable table on stderr.`;

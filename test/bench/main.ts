@@ -13,7 +13,7 @@ import { watchStreamsOpen } from "./metrics-probe.js";
 import { printTable } from "./report.js";
 import { medianRound, percentiles, round, type Percentiles } from "./stats.js";
 import { openIdleStreams } from "./watch.js";
-import { watchSeries, type WatchSeries } from "./watch-scenarios.js";
+import { watchFloorSeries, watchSeries, type WatchSeries } from "./watch-scenarios.js";
 
 /** One throughput measurement: the median round, plus every round's headline for spread. */
 export interface ThroughputResult {
@@ -46,6 +46,8 @@ export interface BenchResult {
   };
   /** Streams on the replica driving the sagas, and on another one (delivery over LISTEN/NOTIFY). */
   watch: { sameReplica: WatchSeries; crossReplica: WatchSeries } | null;
+  /** The same loads served by a bare Connect-ES server: what the framework alone costs. */
+  watchFloor: WatchSeries | null;
   rss: { baselineMiB: number; streams: { open: number; rssMiB: number }[] } | null;
   list: ListResult[];
   /** pg_stat_statements from the C=1 rounds to the end, costliest first (embedded Postgres only). */
@@ -165,6 +167,8 @@ async function runAll(
       crossReplica: await watchSeries(target("on another replica", replicas[1]!), options.watchers, options.watchSteps, log),
     };
   }
+  const launch = { nodeArgs: profile, fromSource: options.fromSource };
+  const watchFloor = on("watch-floor") ? await watchFloorSeries(clientOf, options.watchers, options.watchSteps, launch, log) : null;
 
   let rss: BenchResult["rss"] = null;
   if (on("rss")) {
@@ -202,6 +206,7 @@ async function runAll(
     throughput,
     latency: { serial, statements: serialStatements },
     watch,
+    watchFloor,
     rss,
     list,
     topStatements: await topStatements(db.url, db.statementStats),

@@ -49,12 +49,13 @@ const CELL = 30;
 
 /**
  * Watch delivery as a small table: one row per load (lockstep first, then the staggered rates),
- * one column per replica.
+ * one column per server, so sagad and the bare framework at the same load sit side by side.
  */
 function watchRows(r: BenchResult): [string, string][] {
   const columns: [string, WatchSeries | null][] = [
     ["sagad, same replica", r.watch?.sameReplica ?? null],
     ["sagad, across replicas", r.watch?.crossReplica ?? null],
+    ["bare Connect-ES", r.watchFloor],
   ];
   const present = columns.filter((c): c is [string, WatchSeries] => c[1] !== null);
   if (present.length === 0) return [];

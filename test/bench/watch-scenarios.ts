@@ -1,4 +1,6 @@
 import type { SagaClient } from "../../src/client/index.js";
+import { startFloorServer } from "./floor-process.js";
+import { watchStreamsOpen } from "./metrics-probe.js";
 import { offeredPerSec, watchDelivery, type DeliveryResult, type WatchLoad, type WatchServer } from "./watch.js";
 
 /** The step period of the lockstep load: the issue's scenario, 20,000 messages/s at 1,000 streams. */
@@ -47,4 +49,26 @@ export async function watchSeries(
   const staggered: DeliveryResult[] = [];
   for (const stepMs of staggeredStepsMs) staggered.push(await measure({ watchers, stepMs, staggered: true }));
   return { lockstep, staggered };
+}
+
+/**
+ * The framework floor: the same series against `floor-server.ts`, a bare Connect-ES server in a
+ * process of its own, started the way the replicas are (`launch`), and reached with the same
+ * generated client and connection layout.
+ */
+export async function watchFloorSeries(
+  clientOf: (url: string) => SagaClient,
+  watchers: number,
+  staggeredStepsMs: readonly number[],
+  launch: { nodeArgs: string[]; fromSource: boolean },
+  log: (msg: string) => void,
+): Promise<WatchSeries> {
+  const floor = await startFloorServer(launch.nodeArgs, launch.fromSource);
+  try {
+    const server = { pid: floor.pid, streamsOpen: () => watchStreamsOpen(floor.metricsUrl) };
+    const target = { label: "bare Connect-ES", creator: clientOf(floor.url), watcherClient: () => clientOf(floor.url), server };
+    return await watchSeries(target, watchers, staggeredStepsMs, log);
+  } finally {
+    await floor.stop();
+  }
 }

@@ -51,9 +51,9 @@ const EVENTS_PER_COMMIT = 2;
 /**
  * `watchers` concurrent WatchSaga streams, ten per saga. Sagas are created through `creator`
  * (whose server then drives them) and watched through `watcherClients`, so passing another
- * replica's client measures delivery across replicas (LISTEN/NOTIFY) instead of in process. Each
- * saga first sleeps at its gate (3 s, so every stream is open before the measured events) then
- * runs five steps of `stepMs`.
+ * replica's client measures delivery across replicas (LISTEN/NOTIFY) instead of in process, and
+ * the floor server's (floor-server.ts) Connect-ES alone. Each saga first sleeps at its gate (3 s,
+ * so every stream is open before the measured events) then runs five steps of `stepMs`.
  */
 export async function watchDelivery(
   creator: SagaClient,
