@@ -55,16 +55,16 @@ export interface BenchResult {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes("--help")) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
   let options: BenchOptions;
   try {
     options = parseBenchFlags(process.argv.slice(2));
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exitCode = 2;
-    return;
-  }
-  if (process.argv.includes("--help")) {
-    process.stdout.write(`${USAGE}\n`);
     return;
   }
   const log = (msg: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
