@@ -27,6 +27,8 @@ export class EventBus {
   private readonly recent = new Map<string, Recent>();
   /** Publications so far, per saga someone watches: reads started since the latest one may be shared. */
   private readonly generations = new Map<string, number>();
+  /** Sagas whose watchers are to be woken on the next turn, with the sequence to announce. */
+  private readonly pendingWakes = new Map<string, number>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -56,10 +58,25 @@ export class EventBus {
    */
   publish(sagaId: string, sequence: number, events: readonly SagaEvent[] | null = null): void {
     this.remember(sagaId, sequence, events);
-    const set = this.listeners.get(sagaId);
-    if (!set) return;
+    if (!this.listeners.has(sagaId)) return;
     this.generations.set(sagaId, (this.generations.get(sagaId) ?? 0) + 1);
-    for (const listener of [...set]) listener(sequence);
+    this.pendingWakes.set(sagaId, Math.max(sequence, this.pendingWakes.get(sagaId) ?? 0));
+    if (this.pendingWakes.size === 1) setImmediate(() => this.wakePending());
+  }
+
+  /**
+   * Watchers are woken on the next turn of the event loop, not during the commit's own callback:
+   * the driver first sends its next statement, and the watchers' Connect-ES work (tens of
+   * microseconds per message) overlaps that round trip instead of delaying it. One saga
+   * committing twice in a turn wakes its watchers once.
+   */
+  private wakePending(): void {
+    const wakes = [...this.pendingWakes];
+    this.pendingWakes.clear();
+    for (const [sagaId, sequence] of wakes) {
+      const set = this.listeners.get(sagaId);
+      if (set) for (const listener of [...set]) listener(sequence);
+    }
   }
 
   /**
