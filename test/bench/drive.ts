@@ -34,6 +34,12 @@ export interface DriveResult {
    * committing its result and deciding the next step — the real per-step overhead.
    */
   cycleMs: number[];
+  /**
+   * Where one saga's time goes, per saga, all from CreateSaga being sent (wall clock; event times
+   * are the server's clock on the same machine, to the millisecond): the create's answer arriving,
+   * the last transition being decided (its commit follows), and the resting event arriving.
+   */
+  timeline: { createAnsweredMs: number[]; lastDecidedMs: number[]; restingReceivedMs: number[] };
   notCompleted: number;
 }
 
@@ -45,6 +51,7 @@ export async function driveSagas(client: SagaClient, options: DriveOptions): Pro
   const latenciesMs: number[] = [];
   const dispatchMs: number[] = [];
   const cycleMs: number[] = [];
+  const timeline: DriveResult["timeline"] = { createAnsweredMs: [], lastDecidedMs: [], restingReceivedMs: [] };
   let notCompleted = 0;
   let next = 0;
   const started = performance.now();
@@ -52,11 +59,13 @@ export async function driveSagas(client: SagaClient, options: DriveOptions): Pro
     while (next < options.count) {
       const i = next++;
       const t0 = performance.now();
+      const sentAt = Date.now();
       const { saga } = await client.createSaga({
         name: `bench-${options.label}`,
         labels: { bench: options.label },
         steps: stepSpecs(options.steps, options.shape, i),
       });
+      const answeredMs = performance.now() - t0;
       let status = saga!.status;
       const events: SagaEvent[] = [];
       if (!RESTING.has(status)) {
@@ -68,6 +77,12 @@ export async function driveSagas(client: SagaClient, options: DriveOptions): Pro
         }
       }
       latenciesMs.push(performance.now() - t0);
+      const last = events.at(-1);
+      if (last) {
+        timeline.createAnsweredMs.push(answeredMs);
+        timeline.lastDecidedMs.push(ms(last) - sentAt);
+        timeline.restingReceivedMs.push(latenciesMs.at(-1)!);
+      }
       if (status !== SagaStatus.COMPLETED) notCompleted++;
       if (options.shape === "sequential") {
         dispatchMs.push(...dispatchGaps(events));
@@ -76,7 +91,7 @@ export async function driveSagas(client: SagaClient, options: DriveOptions): Pro
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
-  return { elapsedMs: performance.now() - started, latenciesMs, dispatchMs, cycleMs, notCompleted };
+  return { elapsedMs: performance.now() - started, latenciesMs, dispatchMs, cycleMs, timeline, notCompleted };
 }
 
 function stepSpecs(steps: number, shape: Shape, i: number) {

@@ -40,7 +40,13 @@ export interface BenchResult {
   baseline: { pgbenchSingleRowUpdateTps: number } | null;
   throughput: ThroughputResult[];
   latency: {
-    serial: { latencyMs: Percentiles; dispatchMs: Percentiles; cycleMs: Percentiles } | null;
+    serial: {
+      latencyMs: Percentiles;
+      dispatchMs: Percentiles;
+      cycleMs: Percentiles;
+      /** From CreateSaga sent: its answer, the last transition decided, the resting event received. */
+      timelineMs: { createAnswered: Percentiles; lastDecided: Percentiles; restingReceived: Percentiles };
+    } | null;
     /** pg_stat_statements over the C=1 rounds alone (embedded Postgres only). */
     statements: StatementCost[] | null;
   };
@@ -150,7 +156,16 @@ async function runAll(
       log(`latency C=1 round ${r}: p50 ${percentiles(rounds.at(-1)!.latenciesMs).p50} ms`);
     }
     const m = medianRound(rounds, (x) => percentiles(x.latenciesMs).p50);
-    serial = { latencyMs: percentiles(m.latenciesMs), dispatchMs: percentiles(m.dispatchMs), cycleMs: percentiles(m.cycleMs) };
+    serial = {
+      latencyMs: percentiles(m.latenciesMs),
+      dispatchMs: percentiles(m.dispatchMs),
+      cycleMs: percentiles(m.cycleMs),
+      timelineMs: {
+        createAnswered: percentiles(m.timeline.createAnsweredMs),
+        lastDecided: percentiles(m.timeline.lastDecidedMs),
+        restingReceived: percentiles(m.timeline.restingReceivedMs),
+      },
+    };
     serialStatements = await topStatements(db.url, db.statementStats);
   }
 

@@ -25,6 +25,8 @@ export function printTable(r: BenchResult): void {
     rows.push([`latency C=1, K=${r.options.steps} sequential, ms`, pct(r.latency.serial.latencyMs)]);
     rows.push([`  dispatch completed -> started, ms`, pct(r.latency.serial.dispatchMs)]);
     rows.push([`  step cycle started -> next started, ms`, pct(r.latency.serial.cycleMs)]);
+    const t = r.latency.serial.timelineMs;
+    rows.push([`  from create sent: answered / last decided / rest received, p50 ms`, `${t.createAnswered.p50} / ${t.lastDecided.p50} / ${t.restingReceived.p50}`]);
     for (const s of r.latency.statements ?? []) {
       rows.push([`  C=1 pg: ${s.calls} calls, exec ${s.meanExecMs} + plan ${s.meanPlanMs} ms`, s.query.slice(0, 70)]);
     }
