@@ -1,7 +1,9 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { DomainError, invalidArgument, notFound } from "../domain/errors.js";
 import { RESTING_SAGA_STATUSES } from "../domain/types.js";
-import type { WatchSagaRequest, WatchSagaResponse } from "../gen/saga/v1/saga_pb.js";
+import { create } from "@bufbuild/protobuf";
+import type { SagaEvent as DomainEvent } from "../domain/types.js";
+import { SagaEventBatchSchema, type WatchSagaRequest, type WatchSagaResponse } from "../gen/saga/v1/saga_pb.js";
 import { eventToProto, sagaToProto } from "./convert.js";
 import { requireSagaId } from "./request-checks.js";
 import type { SagaServiceDeps } from "./saga-service.js";
@@ -25,6 +27,7 @@ export async function* watchSaga(deps: SagaServiceDeps, req: WatchSagaRequest, s
   if (req.afterSequence !== undefined && req.afterSequence < 0n) {
     throw invalidArgument([{ field: "after_sequence", description: "must not be negative" }]);
   }
+  const send = req.batchEvents ? batched : oneByOne;
   let wake: (() => void) | null = null;
   let pending = false;
   let cursor = -1;
@@ -44,7 +47,7 @@ export async function* watchSaga(deps: SagaServiceDeps, req: WatchSagaRequest, s
       yield { kind: { case: "snapshot", value: sagaToProto(snapshot) } };
       if (RESTING_SAGA_STATUSES.has(snapshot.status) && !req.follow) {
         // The snapshot is the end state, but events may have landed since: deliver them first.
-        cursor = yield* drain(deps, id, cursor);
+        cursor = yield* drain(deps, id, cursor, send);
         return;
       }
     } else {
@@ -69,10 +72,12 @@ export async function* watchSaga(deps: SagaServiceDeps, req: WatchSagaRequest, s
       // Served from memory when this replica committed them, else read back from saga_events.
       const cached = deps.bus.eventsAfter(id, cursor);
       const events = cached ?? (await deps.store.readEventsShared(id, cursor, PAGE, deps.bus.generation(id)));
-      for (const event of events) {
-        cursor = event.sequence;
-        yield { kind: { case: "event", value: eventToProto(event) } };
-        restingSeen = RESTING_SAGA_STATUSES.has(event.sagaStatus);
+      const last = events.at(-1);
+      if (last) {
+        // Advanced first: a wake-up for what is being sent is not news.
+        cursor = last.sequence;
+        restingSeen = RESTING_SAGA_STATUSES.has(last.sagaStatus);
+        yield* send(events);
       }
       if (cached === null && events.length === PAGE) continue;
       if (!req.follow && restingSeen) return;
@@ -92,15 +97,26 @@ export async function* watchSaga(deps: SagaServiceDeps, req: WatchSagaRequest, s
   }
 }
 
-async function* drain(deps: SagaServiceDeps, id: string, cursor: number): AsyncGenerator<Message, number> {
+async function* drain(deps: SagaServiceDeps, id: string, cursor: number, send: Framing): AsyncGenerator<Message, number> {
   for (;;) {
     const events = await deps.store.readEvents(id, cursor, PAGE);
-    for (const event of events) {
-      cursor = event.sequence;
-      yield { kind: { case: "event", value: eventToProto(event) } };
+    if (events.length > 0) {
+      cursor = events.at(-1)!.sequence;
+      yield* send(events);
     }
     if (events.length < PAGE) return cursor;
   }
+}
+
+/** How events become messages: one each, or (batch_events) all that are ready in one. */
+type Framing = (events: readonly DomainEvent[]) => Generator<Message>;
+
+function* oneByOne(events: readonly DomainEvent[]): Generator<Message> {
+  for (const event of events) yield { kind: { case: "event", value: eventToProto(event) } };
+}
+
+function* batched(events: readonly DomainEvent[]): Generator<Message> {
+  yield { kind: { case: "events", value: create(SagaEventBatchSchema, { events: events.map(eventToProto) }) } };
 }
 
 function waitForWake(setWake: (fn: (() => void) | null) => void, ...signals: AbortSignal[]): Promise<void> {

@@ -66,9 +66,9 @@ export async function collectWatch(client: SagaClient, req: WatchSagaInit, signa
   return out;
 }
 
-/** The events of a stream's messages, in order. */
+/** The events of a stream's messages, in order, whether sent one by one or in batches. */
 export function eventsOf(messages: WatchSagaResponse[]): SagaEvent[] {
-  return messages.flatMap((m) => (m.kind.case === "event" ? [m.kind.value] : []));
+  return messages.flatMap((m) => (m.kind.case === "event" ? [m.kind.value] : m.kind.case === "events" ? m.kind.value.events : []));
 }
 
 /** Asserts the sequences run from `first` upward by exactly one each. */
