@@ -18,6 +18,8 @@ export interface DriveOptions {
   shape: Shape;
   /** Distinguishes sagas of different rounds in the table. */
   label: string;
+  /** Watch with batch_events (a transition's events in one message) instead of one per event. */
+  batchEvents: boolean;
 }
 
 export interface DriveResult {
@@ -45,7 +47,8 @@ export interface DriveResult {
 
 /**
  * Runs sagas of noop steps the way a caller would: CreateSaga, then WatchSaga from the sequence
- * the create returned until the saga rests. `concurrency` workers keep that many sagas in flight.
+ * the create returned until the saga rests (by default with batch_events, as a caller that only
+ * follows a saga to its end would). `concurrency` workers keep that many sagas in flight.
  */
 export async function driveSagas(client: SagaClient, options: DriveOptions): Promise<DriveResult> {
   const latenciesMs: number[] = [];
@@ -69,10 +72,10 @@ export async function driveSagas(client: SagaClient, options: DriveOptions): Pro
       let status = saga!.status;
       const events: SagaEvent[] = [];
       if (!RESTING.has(status)) {
-        for await (const res of client.watchSaga({ id: saga!.id, afterSequence: saga!.sequence })) {
-          if (res.kind.case !== "event") continue;
-          events.push(res.kind.value);
-          status = res.kind.value.sagaStatus;
+        for await (const res of client.watchSaga({ id: saga!.id, afterSequence: saga!.sequence, batchEvents: options.batchEvents })) {
+          const received = res.kind.case === "event" ? [res.kind.value] : res.kind.case === "events" ? res.kind.value.events : [];
+          events.push(...received);
+          status = received.at(-1)?.sagaStatus ?? status;
           if (RESTING.has(status)) break;
         }
       }

@@ -26,12 +26,14 @@ export interface BenchOptions {
   profileDir: string | null;
   /** Run sagad (and the floor server) from the sources through tsx instead of compiled JavaScript. */
   fromSource: boolean;
+  /** Throughput and C=1 clients watch one message per event instead of with batch_events. */
+  oneByOne: boolean;
 }
 
 export const SCENARIOS = ["baseline", "throughput", "latency", "watch", "watch-floor", "rss", "list"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
-const DEFAULTS: Omit<BenchOptions, "only" | "profileDir" | "fromSource"> = {
+const DEFAULTS: Omit<BenchOptions, "only" | "profileDir" | "fromSource" | "oneByOne"> = {
   sagas: 2000,
   steps: 5,
   concurrency: 50,
@@ -58,12 +60,13 @@ export const USAGE = `Usage: npm run bench -- [options]
   --only <a,b>           scenarios: ${SCENARIOS.join(", ")} (all)
   --profile <dir>        write a CPU profile of each sagad replica and the floor server there (node --cpu-prof)
   --source               run sagad and the floor server from the sources through tsx (default: compiled, dist/)
+  --one-by-one           throughput and C=1 clients watch one message per event (default: batch_events)
   --quick                small sizes for a smoke run
 Runs against DATABASE_URL (a scratch database is created and dropped) or an embedded PostgreSQL.
 JSON result on stdout, a readable table on stderr.`;
 
 export function parseBenchFlags(argv: readonly string[]): BenchOptions {
-  const options: BenchOptions = { ...DEFAULTS, only: new Set(SCENARIOS), profileDir: null, fromSource: false };
+  const options: BenchOptions = { ...DEFAULTS, only: new Set(SCENARIOS), profileDir: null, fromSource: false, oneByOne: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [name, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
@@ -86,6 +89,7 @@ export function parseBenchFlags(argv: readonly string[]): BenchOptions {
       case "--only": options.only = scenarios(value()); break;
       case "--profile": options.profileDir = value(); break;
       case "--source": options.fromSource = true; break;
+      case "--one-by-one": options.oneByOne = true; break;
       case "--quick":
         Object.assign(options, {
           sagas: 200, rounds: 1, serialSagas: 30, watchers: 100, watchSteps: [400, 100], rssStreams: [100, 1000],

@@ -51,7 +51,8 @@ export interface BenchResult {
     statements: StatementCost[] | null;
   };
   /** Streams on the replica driving the sagas, and on another one (delivery over LISTEN/NOTIFY). */
-  watch: { sameReplica: WatchSeries; crossReplica: WatchSeries } | null;
+  /** sameReplicaBatched: the same replica's streams with batch_events (a commit's events in one message). */
+  watch: { sameReplica: WatchSeries; sameReplicaBatched: WatchSeries; crossReplica: WatchSeries } | null;
   /** The same loads served by a bare Connect-ES server: what the framework alone costs. */
   watchFloor: WatchSeries | null;
   rss: { baselineMiB: number; streams: { open: number; rssMiB: number }[] } | null;
@@ -113,7 +114,7 @@ async function runAll(
   const ratio = (rate: number) => (baseline ? round(rate / baseline.pgbenchSingleRowUpdateTps, 3) : null);
 
   log("warm-up: 200 sagas");
-  await driveSagas(client, { count: 200, steps: options.steps, concurrency: options.concurrency, shape: "sequential", label: "warmup" });
+  await driveSagas(client, { count: 200, steps: options.steps, concurrency: options.concurrency, shape: "sequential", label: "warmup", batchEvents: !options.oneByOne });
 
   const throughput: ThroughputResult[] = [];
   if (on("throughput")) {
@@ -122,7 +123,7 @@ async function runAll(
       for (let r = 1; r <= options.rounds; r++) {
         const before = await readCounters(db.url, db.statementStats);
         const cpuBefore = await cpuSnapshot([a.pid]);
-        const drive = await driveSagas(client, { count: options.sagas, steps: options.steps, concurrency: options.concurrency, shape, label: `${shape}-${r}` });
+        const drive = await driveSagas(client, { count: options.sagas, steps: options.steps, concurrency: options.concurrency, shape, label: `${shape}-${r}`, batchEvents: !options.oneByOne });
         const cpu = cpuCost(cpuBefore, await cpuSnapshot([a.pid]), options.sagas * options.steps);
         const after = await readCounters(db.url, db.statementStats);
         const stepsPerSec = (options.sagas * options.steps) / (drive.elapsedMs / 1000);
@@ -152,7 +153,7 @@ async function runAll(
     await resetStatements(db.url, db.statementStats);
     const rounds: DriveResult[] = [];
     for (let r = 1; r <= options.rounds; r++) {
-      rounds.push(await driveSagas(client, { count: options.serialSagas, steps: options.steps, concurrency: 1, shape: "sequential", label: `serial-${r}` }));
+      rounds.push(await driveSagas(client, { count: options.serialSagas, steps: options.steps, concurrency: 1, shape: "sequential", label: `serial-${r}`, batchEvents: !options.oneByOne }));
       log(`latency C=1 round ${r}: p50 ${percentiles(rounds.at(-1)!.latenciesMs).p50} ms`);
     }
     const m = medianRound(rounds, (x) => percentiles(x.latenciesMs).p50);
@@ -179,6 +180,7 @@ async function runAll(
     });
     watch = {
       sameReplica: await watchSeries(target("on the driving replica", a), options.watchers, options.watchSteps, log),
+      sameReplicaBatched: await watchSeries(target("on the driving replica, batch_events", a), options.watchers, options.watchSteps, log, true),
       crossReplica: await watchSeries(target("on another replica", replicas[1]!), options.watchers, options.watchSteps, log),
     };
   }

@@ -56,6 +56,7 @@ const CELL = 30;
 function watchRows(r: BenchResult): [string, string][] {
   const columns: [string, WatchSeries | null][] = [
     ["sagad, same replica", r.watch?.sameReplica ?? null],
+    ["sagad, same, batch_events", r.watch?.sameReplicaBatched ?? null],
     ["sagad, across replicas", r.watch?.crossReplica ?? null],
     ["bare Connect-ES", r.watchFloor],
   ];
@@ -69,11 +70,11 @@ function watchRows(r: BenchResult): [string, string][] {
   };
   const first = present[0]![1];
   const rows: [string, string][] = [
-    [`watch delivery, ${first.lockstep.watchers} streams: p50/p95/p99 ms, CPU per msg server+client`, present.map(([name]) => name.padEnd(CELL)).join("").trimEnd()],
+    [`watch delivery, ${first.lockstep.watchers} streams: p50/p95/p99 ms, CPU per event server+client`, present.map(([name]) => name.padEnd(CELL)).join("").trimEnd()],
   ];
   loads(first).forEach((load, i) => {
     const kind = load.staggered ? "staggered" : "lockstep";
-    rows.push([`  ${kind}, ${load.stepMs} ms steps, ${load.offeredPerSec} msg/s`, present.map(([, s]) => cell(loads(s)[i])).join("").trimEnd()]);
+    rows.push([`  ${kind}, ${load.stepMs} ms steps, ${load.offeredPerSec} events/s`, present.map(([, s]) => cell(loads(s)[i])).join("").trimEnd()]);
   });
   return rows;
 }

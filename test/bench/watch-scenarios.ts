@@ -33,21 +33,22 @@ export async function watchSeries(
   watchers: number,
   staggeredStepsMs: readonly number[],
   log: (msg: string) => void,
+  batchEvents = false,
 ): Promise<WatchSeries> {
   const clients = [target.watcherClient(), target.watcherClient()];
   const measure = async (load: WatchLoad) => {
     const kind = load.staggered ? "staggered" : "lockstep";
-    log(`watch ${target.label}: ${watchers} streams, ${kind} ${load.stepMs} ms steps (${offeredPerSec(load)} msg/s)`);
+    log(`watch ${target.label}: ${watchers} streams, ${kind} ${load.stepMs} ms steps (${offeredPerSec(load)} events/s)`);
     return watchDelivery(target.creator, clients, load, target.server);
   };
-  const lockstepLoad = { watchers, stepMs: LOCKSTEP_STEP_MS, staggered: false };
+  const lockstepLoad = { watchers, stepMs: LOCKSTEP_STEP_MS, staggered: false, batchEvents };
   // Unmeasured: a fresh process runs its streaming path unoptimised, and would charge V8's
   // compilations to the first load. Every server gets the same warm-up.
   log(`watch ${target.label}: warm-up`);
   await watchDelivery(target.creator, clients, lockstepLoad, target.server);
   const lockstep = await measure(lockstepLoad);
   const staggered: DeliveryResult[] = [];
-  for (const stepMs of staggeredStepsMs) staggered.push(await measure({ watchers, stepMs, staggered: true }));
+  for (const stepMs of staggeredStepsMs) staggered.push(await measure({ watchers, stepMs, staggered: true, batchEvents }));
   return { lockstep, staggered };
 }
 

@@ -15,6 +15,8 @@ export interface WatchLoad {
    * True: saga i of n sleeps i/n of a step longer at the gate, so commits are spread evenly.
    */
   staggered: boolean;
+  /** Watch with batch_events, so the two events of a commit arrive in one message. */
+  batchEvents: boolean;
 }
 
 /** The process holding the streams: its CPU is read, and its open-stream count polled. */
@@ -32,7 +34,7 @@ export interface DeliveryResult extends WatchLoad {
   latencyMs: Percentiles;
   /**
    * CPU the serving process used from just before the first measured commit to the last delivery,
-   * per delivery. Everything it did then counts: for the replica that drives the sagas, running
+   * per delivered event. Everything it did then counts: for the replica that drives the sagas, running
    * them too, and at low rates its background work (timers, lease sweeps) weighs more.
    */
   serverCpuUsPerMessage: number;
@@ -85,15 +87,17 @@ export async function watchDelivery(
   const watch = async (w: number) => {
     const saga = sagas[w % sagaCount]!;
     const client = watcherClients[w % watcherClients.length]!;
-    const iterator = client.watchSaga({ id: saga.id, afterSequence: saga.sequence })[Symbol.asyncIterator]();
-    for (;;) {
+    const request = { id: saga.id, afterSequence: saga.sequence, batchEvents: load.batchEvents };
+    const iterator = client.watchSaga(request)[Symbol.asyncIterator]();
+    for (let resting = false; !resting; ) {
       const { value, done } = await iterator.next();
       if (done) break;
-      if (value.kind.case !== "event") continue;
-      const event = value.kind.value;
+      const events = value.kind.case === "event" ? [value.kind.value] : value.kind.case === "events" ? value.kind.value.events : [];
       const receivedAt = Date.now();
-      if (ms(event) >= openedAt) samples.push(receivedAt - ms(event));
-      if (event.sagaStatus !== SagaStatus.RUNNING) break;
+      for (const event of events) {
+        if (ms(event) >= openedAt) samples.push(receivedAt - ms(event));
+        resting ||= event.sagaStatus !== SagaStatus.RUNNING;
+      }
     }
   };
   const done = Promise.all(Array.from({ length: load.watchers }, (_, w) => watch(w)));
@@ -117,7 +121,10 @@ export async function watchDelivery(
   };
 }
 
-/** Messages per second a load asks of the server: two per commit, a commit per step of each saga, to ten streams each. */
+/**
+ * Events per second a load asks the server to deliver: two per commit, a commit per step of each
+ * saga, to ten streams each. One message each, or half as many messages with batch_events.
+ */
 export function offeredPerSec(load: WatchLoad): number {
   return round((load.watchers * EVENTS_PER_COMMIT * 1000) / load.stepMs, 0);
 }
