@@ -3,6 +3,7 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import { SagaService } from "../gen/saga/v1/saga_pb.js";
 
 export * from "../gen/saga/v1/saga_pb.js";
+export { watchedEvents } from "./watched-events.js";
 
 export interface SagaClientOptions {
   /** Wire protocol. Default "connect" (HTTP/2 unless httpVersion says otherwise); "grpc" always uses HTTP/2. */

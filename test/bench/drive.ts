@@ -1,5 +1,5 @@
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { EventType, SagaStatus, type SagaClient, type SagaEvent } from "../../src/client/index.js";
+import { EventType, SagaStatus, watchedEvents, type SagaClient, type SagaEvent } from "../../src/client/index.js";
 
 const RESTING = new Set<SagaStatus>([
   SagaStatus.COMPLETED,
@@ -73,7 +73,7 @@ export async function driveSagas(client: SagaClient, options: DriveOptions): Pro
       const events: SagaEvent[] = [];
       if (!RESTING.has(status)) {
         for await (const res of client.watchSaga({ id: saga!.id, afterSequence: saga!.sequence, batchEvents: options.batchEvents })) {
-          const received = res.kind.case === "event" ? [res.kind.value] : res.kind.case === "events" ? res.kind.value.events : [];
+          const received = watchedEvents(res);
           events.push(...received);
           status = received.at(-1)?.sagaStatus ?? status;
           if (RESTING.has(status)) break;

@@ -1,5 +1,5 @@
 import { setMaxListeners } from "node:events";
-import { SagaStatus, type SagaClient } from "../../src/client/index.js";
+import { SagaStatus, watchedEvents, type SagaClient } from "../../src/client/index.js";
 import { processCpuMs } from "./cpu-usage.js";
 import { ms } from "./drive.js";
 import { percentiles, round, type Percentiles } from "./stats.js";
@@ -92,7 +92,7 @@ export async function watchDelivery(
     for (let resting = false; !resting; ) {
       const { value, done } = await iterator.next();
       if (done) break;
-      const events = value.kind.case === "event" ? [value.kind.value] : value.kind.case === "events" ? value.kind.value.events : [];
+      const events = watchedEvents(value);
       const receivedAt = Date.now();
       for (const event of events) {
         if (ms(event) >= openedAt) samples.push(receivedAt - ms(event));

@@ -10,6 +10,7 @@ import type {
   WatchSagaRequestSchema,
   WatchSagaResponse,
 } from "../../src/client/index.js";
+import { watchedEvents } from "../../src/client/index.js";
 import { BadRequestSchema, ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.js";
 
 /** The transports API tests run over; gRPC-Web is covered by the HTTP server tests. */
@@ -68,7 +69,7 @@ export async function collectWatch(client: SagaClient, req: WatchSagaInit, signa
 
 /** The events of a stream's messages, in order, whether sent one by one or in batches. */
 export function eventsOf(messages: WatchSagaResponse[]): SagaEvent[] {
-  return messages.flatMap((m) => (m.kind.case === "event" ? [m.kind.value] : m.kind.case === "events" ? m.kind.value.events : []));
+  return messages.flatMap(watchedEvents);
 }
 
 /** Asserts the sequences run from `first` upward by exactly one each. */
