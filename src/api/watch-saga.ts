@@ -1,8 +1,7 @@
+import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { DomainError, invalidArgument, notFound } from "../domain/errors.js";
-import { RESTING_SAGA_STATUSES } from "../domain/types.js";
-import { create } from "@bufbuild/protobuf";
-import type { SagaEvent as DomainEvent } from "../domain/types.js";
+import { RESTING_SAGA_STATUSES, type SagaEvent as DomainEvent } from "../domain/types.js";
 import { SagaEventBatchSchema, type WatchSagaRequest, type WatchSagaResponse } from "../gen/saga/v1/saga_pb.js";
 import { eventToProto, sagaToProto } from "./convert.js";
 import { requireSagaId } from "./request-checks.js";
