@@ -1,5 +1,21 @@
 import pg from "pg";
 
+/**
+ * Session settings of every pooled connection.
+ *
+ * Sequential scans are off. Every statement sagad sends finds its rows by key or through an index,
+ * and each hot one is a named statement whose generic plan Postgres keeps for the life of the
+ * connection. A plan made while `sagas` was small scans it, and Postgres keeps using that plan as
+ * the table grows, until an ANALYZE happens to invalidate it: a transition then read every saga
+ * (0.57 ms at 13,000 sagas against 0.15 ms for the key probe, and growing with the table). The
+ * same holds for the foreign-key checks Postgres runs on each event insert.
+ *
+ * JIT is off: it pays only on long analytic queries, which sagad never sends, and a statement
+ * whose only plan is a (disabled, hence costed very high) scan would otherwise be compiled on
+ * every run, ~24 ms each time.
+ */
+const SESSION_SETTINGS = "SET enable_seqscan = off; SET jit = off";
+
 /** Options for {@link createPool}. */
 export interface PoolOptions {
   /** Most connections this pool opens; default 20. */
@@ -18,7 +34,7 @@ export interface PoolOptions {
  * pool drops the broken connection and the next checkout opens a new one); checkout gives up after
  * 10 s instead of hanging forever while the database is unreachable; TCP keepalive notices dead
  * peers. No statement_timeout: long transactions are not expected, and a timeout would turn a slow
- * disk into spurious step failures.
+ * disk into spurious step failures. Each connection starts with {@link SESSION_SETTINGS}.
  */
 export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.Pool {
   const pool = new pg.Pool({
@@ -28,6 +44,10 @@ export function createPool(databaseUrl: string, options: PoolOptions = {}): pg.P
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
+    // Awaited before the connection serves its first statement; a failure fails that checkout.
+    onConnect: async (client) => {
+      await client.query(SESSION_SETTINGS);
+    },
   });
   const onIdleError = options.onIdleError ?? (() => {});
   pool.on("error", (err) => onIdleError(err));
