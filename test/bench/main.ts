@@ -105,9 +105,10 @@ async function runAll(
   const profile = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(options.profileDir)}`] : [];
   log(options.fromSource ? "sagad from src/ through tsx" : "building sagad (npm run build); replicas run dist/");
   const entry = options.fromSource ? undefined : await buildServer();
+  // The token first, so the replicas load it as they start instead of racing its NOTIFY.
+  const token = await createAdminToken(db.url);
   const replicas = await startReplicas(db.url, on("watch") ? 2 : 1, {}, "bench", profile, entry);
   started(replicas);
-  const token = await createAdminToken(db.url);
   const clientOf = (url: string): SagaClient => createSagaClient(url, { protocol: "grpc", headers: { authorization: `Bearer ${token}` } });
   const a = replicas[0]!;
   const client = clientOf(a.url);

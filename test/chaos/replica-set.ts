@@ -42,8 +42,9 @@ export class ReplicaSet {
     token: () => Promise<string>,
     cleanup: Cleanup,
   ): Promise<ReplicaSet> {
-    const processes = await startReplicas(databaseUrl, count, env, idPrefix);
+    // The token first, so the replicas load it as they start instead of racing its NOTIFY.
     const secret = await token();
+    const processes = await startReplicas(databaseUrl, count, env, idPrefix);
     const slots = processes.map((p, i) => ({
       name: `${idPrefix}-${i + 1}`,
       replicaId: p.replicaId,

@@ -30,9 +30,10 @@ export async function runBadInputScenario(ctx: ScenarioContext): Promise<Scenari
   const started = Date.now();
   const db = await openBenchDatabase("sagad_chaos");
   cleanup.add("bad-input database", () => db.close());
+  // The token first, so the replica loads it as it starts instead of racing its NOTIFY.
+  const token = await createAdminToken(db.url, `chaos-input-${ctx.runId}`);
   const [replica] = await startReplicas(db.url, 1, {}, "chaos-input");
   cleanup.add("bad-input replica", () => replica!.stop());
-  const token = await createAdminToken(db.url, `chaos-input-${ctx.runId}`);
   const headers = { authorization: `Bearer ${token}` };
   const clients: Record<(typeof PROTOCOLS)[number], SagaClient> = {
     grpc: createSagaClient(replica!.url, { protocol: "grpc", headers }),
