@@ -16,6 +16,10 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   /** Absolute path of the embedded Postgres's directory (unused with {@link databaseUrl}). */
   readonly dataDir: string;
+  /** As root: where the embedded Postgres's programs and cluster go when its user cannot reach them. */
+  readonly rootPostgresDir: string;
+  /** Origins whose browser pages may call sagad (CORS); empty: none; `["*"]`: any. */
+  readonly corsOrigins: readonly string[];
   /** Names this replica in leases and logs; unique per running process. */
   readonly replicaId: string;
   /** How long a claimed saga stays ours without renewal; another replica may take it after. */
@@ -75,6 +79,10 @@ const SETTINGS = {
     flag: "--data-dir", env: "SAGAD_DATA_DIR", arg: "<dir>", default: "./.sagad",
     help: "directory of the embedded PostgreSQL (used without a database URL)",
   },
+  rootPostgresDir: {
+    flag: "--root-postgres-dir", env: "SAGAD_ROOT_POSTGRES_DIR", arg: "<dir>", default: "/var/lib/sagad",
+    help: "as root only: where the embedded PostgreSQL's programs and cluster go when the postgres user cannot enter node_modules or the data dir",
+  },
   replicaId: {
     flag: "--replica-id", env: "SAGAD_REPLICA_ID", arg: "<id>", defaultHelp: "default <hostname>-<pid>-<4 hex>",
     help: "name of this replica in leases and logs; must be unique",
@@ -126,6 +134,10 @@ const SETTINGS = {
   breakerOpenMs: {
     flag: "--breaker-open-ms", env: "SAGAD_BREAKER_OPEN_MS", arg: "<ms>", default: "10000",
     help: "how long an open breaker waits before it lets one probe call through",
+  },
+  corsOrigins: {
+    flag: "--cors-origins", env: "SAGAD_CORS_ORIGINS", arg: "<origins>", defaultHelp: "unset: no other origin",
+    help: "comma list of exact origins (https://app.example.com) whose web pages may call sagad; * for any",
   },
 } as const satisfies Record<string, Setting>;
 
@@ -179,6 +191,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): Con
     port: int("port", 0, 65535),
     databaseUrl: databaseUrl(read("databaseUrl")),
     dataDir: path.resolve(text(read("dataDir") as Raw)),
+    rootPostgresDir: path.resolve(text(read("rootPostgresDir") as Raw)),
+    corsOrigins: corsOrigins(read("corsOrigins")),
     replicaId: replicaId(read("replicaId")) ?? `${hostname()}-${process.pid}-${randomBytes(2).toString("hex")}`,
     leaseTtlMs,
     pollIntervalMs: int("pollIntervalMs", 10),
@@ -234,6 +248,28 @@ function databaseUrl(raw: Raw | undefined): string | undefined {
     throw new Error(`${raw.name} must be a postgres:// or postgresql:// URL`);
   }
   return raw.value;
+}
+
+/** Exact origins as a browser sends them (`scheme://host[:port]`, no path), or `*` alone. */
+function corsOrigins(raw: Raw | undefined): readonly string[] {
+  if (raw === undefined) return Object.freeze([]);
+  const origins = raw.value.split(",").map((origin) => origin.trim()).filter((origin) => origin !== "");
+  if (origins.includes("*")) {
+    if (origins.length > 1) throw new Error(`${raw.name}: * allows every origin and cannot be combined with others`);
+    return Object.freeze(["*"]);
+  }
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      // Reported below.
+    }
+    if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
+      throw new Error(`${raw.name}: "${origin}" is not an origin; write it as the browser sends it, e.g. https://app.example.com or http://localhost:5173`);
+    }
+  }
+  return Object.freeze([...new Set(origins)]);
 }
 
 function logLevel(raw: Raw): LogLevel {

@@ -5,7 +5,7 @@ import { runTokenCommand } from "./cli/token-command.js";
 import { CONFIG_HELP, loadConfig, type Config } from "./config.js";
 import { createLogger } from "./logger.js";
 import { build, type Server } from "./server.js";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "./store/embedded-postgres.js";
+import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedPostgres } from "./store/embedded-postgres.js";
 
 /**
  * Entry point: parse configuration once, start (embedded Postgres when no DATABASE_URL), and stop
@@ -37,9 +37,9 @@ async function main(): Promise<void> {
   try {
     let databaseUrl = config.databaseUrl;
     if (databaseUrl === undefined) {
-      embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
+      embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, rootPostgresDir: config.rootPostgresDir, log: (msg) => logger.debug(msg) });
       databaseUrl = embedded.databaseUrl;
-      logger.info({ data_dir: config.dataDir, database_url: redactPassword(databaseUrl) }, "started embedded PostgreSQL");
+      logger.info({ data_dir: config.dataDir, cluster: embedded.pgdata, database_url: redactPassword(databaseUrl) }, "started embedded PostgreSQL");
     }
     server = await build({
       databaseUrl,
@@ -62,8 +62,14 @@ async function main(): Promise<void> {
     process.stdout.write(`sagad listening on ${server.url} (replica ${config.replicaId})\n`);
     if (server.metricsPort !== undefined) process.stdout.write(`sagad metrics on port ${server.metricsPort} (GET /metrics)\n`);
   } catch (err) {
-    logger.fatal({ err }, "sagad failed to start");
-    process.stderr.write(`sagad: failed to start: ${(err as Error).message}\n`);
+    // The embedded database's failures are the environment's (permissions, disk, a second sagad):
+    // its message says what to do, and a stack trace would only bury it.
+    if (err instanceof EmbeddedPostgresError) {
+      process.stderr.write(`sagad: ${err.message}\n`);
+    } else {
+      logger.fatal({ err }, "sagad failed to start");
+      process.stderr.write(`sagad: failed to start: ${(err as Error).message}\n`);
+    }
     await embedded?.stop().catch(() => undefined);
     process.exitCode = 1;
     return;
@@ -85,14 +91,26 @@ function redactPassword(url: string): string {
   return parsed.toString();
 }
 
-/** Resolves on the first SIGTERM/SIGINT; a second one exits at once. */
+/**
+ * A repeat of the first signal within this time is the same request: a terminal's Ctrl-C reaches
+ * every process of the foreground group, so under `npm start` sagad gets the SIGINT from the
+ * terminal and again from npm, which forwards it to its child.
+ */
+const REPEATED_SIGNAL_MS = 500;
+
+/** Resolves on the first SIGTERM/SIGINT; a second one (not a repeat of the first) exits at once. */
 function waitForSignal(logger: Logger): Promise<void> {
   return new Promise((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
       logger.info({ signal }, "shutting down");
       process.stdout.write(`sagad: ${signal}, shutting down\n`);
-      process.once("SIGINT", () => process.exit(130));
-      process.once("SIGTERM", () => process.exit(143));
+      const first = { signal, at: Date.now() };
+      const onSecond = (second: NodeJS.Signals) => {
+        if (second === first.signal && Date.now() - first.at < REPEATED_SIGNAL_MS) return;
+        process.exit(second === "SIGINT" ? 130 : 143);
+      };
+      process.on("SIGINT", onSecond);
+      process.on("SIGTERM", onSecond);
       resolve();
     };
     process.once("SIGTERM", onSignal);

