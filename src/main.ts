@@ -53,6 +53,7 @@ async function main(): Promise<void> {
       shutdownGraceMs: config.shutdownGraceMs,
       maxConcurrentSteps: config.maxConcurrentSteps,
       metricsPort: config.metricsPort,
+      corsOrigins: config.corsOrigins,
       breaker: { failures: config.breakerFailures, openMs: config.breakerOpenMs },
       logger,
       // Embedded means a developer's machine: hand them a working admin token (see README).

@@ -6,6 +6,7 @@ import type { Action } from "./actions/action.js";
 import { createDefaultRegistry, type ActionRegistry } from "./actions/registry.js";
 import { authInterceptor } from "./api/auth-interceptor.js";
 import { errorInterceptor } from "./api/error-interceptor.js";
+import { withCors } from "./api/cors.js";
 import { metricsOnly, withHttpEndpoints } from "./api/http-endpoints.js";
 import { listen } from "./api/http-server.js";
 import { Metrics } from "./api/metrics.js";
@@ -63,6 +64,8 @@ export interface ServerOptions {
   tokenReloadMs?: number;
   /** Also serve GET /metrics (only that) on this port, on {@link host}; 0 picks a free one. */
   metricsPort?: number;
+  /** Origins whose web pages may call sagad (see api/cors.ts); default none. */
+  corsOrigins?: readonly string[];
   /** Circuit breakers: consecutive failures that open one (0: none) and its open time; default 5 / 10,000 ms. */
   breaker?: BreakerSettings;
 }
@@ -179,7 +182,7 @@ export async function build(options: ServerOptions): Promise<Server> {
       interceptors: [rpcInterceptor(logger, metrics), errorInterceptor(logger), authInterceptor(tokens, logger)],
       readMaxBytes: options.maxRequestBytes,
     });
-    http = await listen(withHttpEndpoints(handler, { metrics, health }), { host: options.host, port: options.port, maxRequestBytes: options.maxRequestBytes });
+    http = await listen(withCors(withHttpEndpoints(handler, { metrics, health }), options.corsOrigins ?? []), { host: options.host, port: options.port, maxRequestBytes: options.maxRequestBytes });
     if (options.metricsPort !== undefined) {
       metricsHttp = await listen(metricsOnly(metrics), { host: options.host, port: options.metricsPort }).catch(async (err: unknown) => {
         await http.close(0);

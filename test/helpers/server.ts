@@ -32,6 +32,8 @@ export interface TestServerOptions {
   logger?: Logger;
   /** Also serve /metrics on this port (0: a free one); default: only on the main port. */
   metricsPort?: number;
+  /** Origins whose web pages may call it (CORS); default none. */
+  corsOrigins?: readonly string[];
 }
 
 /** Client options for tests: `token` defaults to the server's admin token; null sends none. */
@@ -76,6 +78,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     tokenReloadMs: options.tokenReloadMs,
     logger: options.logger,
     metricsPort: options.metricsPort,
+    corsOrigins: options.corsOrigins,
     breaker: options.breaker ?? { failures: 0, openMs: 10_000 },
   });
   return {
