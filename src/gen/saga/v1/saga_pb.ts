@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file saga/v1/saga.proto.
  */
 export const file_saga_v1_saga: GenFile = /*@__PURE__*/
-  fileDesc("ChJzYWdhL3YxL3NhZ2EucHJvdG8SB3NhZ2EudjEimgIKC1JldHJ5UG9saWN5EhQKDG1heF9hdHRlbXB0cxgBIAEoBRIhCgdiYWNrb2ZmGAIgASgOMhAuc2FnYS52MS5CYWNrb2ZmEjMKEGluaXRpYWxfaW50ZXJ2YWwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLwoMbWF4X2ludGVydmFsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCm11bHRpcGxpZXIYBSABKAESDgoGaml0dGVyGAYgASgBEioKB3RpbWVvdXQYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SHAoUbm9uX3JldHJ5YWJsZV9lcnJvcnMYCCADKAkicwoMQ29tcGVuc2F0aW9uEg4KBmFjdGlvbhgBIAEoCRInCgZjb25maWcYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EioKDHJldHJ5X3BvbGljeRgDIAEoCzIULnNhZ2EudjEuUmV0cnlQb2xpY3kivAEKCFN0ZXBTcGVjEgwKBG5hbWUYASABKAkSDgoGYWN0aW9uGAIgASgJEicKBmNvbmZpZxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKZGVwZW5kc19vbhgEIAMoCRIpCgpjb21wZW5zYXRlGAUgASgLMhUuc2FnYS52MS5Db21wZW5zYXRpb24SKgoMcmV0cnlfcG9saWN5GAYgASgLMhQuc2FnYS52MS5SZXRyeVBvbGljeSLYAwoEU3RlcBIMCgRuYW1lGAEgASgJEiMKBnN0YXR1cxgCIAEoDjITLnNhZ2EudjEuU3RlcFN0YXR1cxIOCgZhY3Rpb24YAyABKAkSEgoKZGVwZW5kc19vbhgEIAMoCRIpCgpjb21wZW5zYXRlGAUgASgLMhUuc2FnYS52MS5Db21wZW5zYXRpb24SJwoGY29uZmlnGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIqCgxyZXRyeV9wb2xpY3kYByABKAsyFC5zYWdhLnYxLlJldHJ5UG9saWN5EhMKC3JldHJ5X2NvdW50GAggASgFEicKBm91dHB1dBgJIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDQoFZXJyb3IYCiABKAkSEgoKZXJyb3Jfa2luZBgLIAEoCRIuCgpzdGFydF90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1jb21wbGV0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFuZXh0X2F0dGVtcHRfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi1QUKBFNhZ2ESCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIjCgZzdGF0dXMYAyABKA4yEy5zYWdhLnYxLlNhZ2FTdGF0dXMSFAoMY3VycmVudF9zdGVwGAQgASgJEhMKC3JldHJ5X2NvdW50GAUgASgFEhMKC21heF9yZXRyaWVzGAYgASgFEg0KBWVycm9yGAcgASgJEhwKBXN0ZXBzGAggAygLMg0uc2FnYS52MS5TdGVwEisKB291dHB1dHMYCSADKAsyGi5zYWdhLnYxLlNhZ2EuT3V0cHV0c0VudHJ5EiUKBHZhcnMYCiADKAsyFy5zYWdhLnYxLlNhZ2EuVmFyc0VudHJ5EhIKCmRlZmluaXRpb24YCyABKAkSKQoGbGFiZWxzGAwgAygLMhkuc2FnYS52MS5TYWdhLkxhYmVsc0VudHJ5Ei4KDmZhaWx1cmVfcG9saWN5GA0gASgOMhYuc2FnYS52MS5GYWlsdXJlUG9saWN5EhAKCHNlcXVlbmNlGA4gASgDEi8KC2NyZWF0ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNY29tcGxldGVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcmVxdWVzdF9pZBgSIAEoCRpHCgxPdXRwdXRzRW50cnkSCwoDa2V5GAEgASgJEiYKBXZhbHVlGAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdDoCOAEaKwoJVmFyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKTAwoJU2FnYUV2ZW50EhAKCHNlcXVlbmNlGAEgASgDEiAKBHR5cGUYAiABKA4yEi5zYWdhLnYxLkV2ZW50VHlwZRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgtzYWdhX3N0YXR1cxgEIAEoDjITLnNhZ2EudjEuU2FnYVN0YXR1cxIMCgRzdGVwGAUgASgJEigKC3N0ZXBfc3RhdHVzGAYgASgOMhMuc2FnYS52MS5TdGVwU3RhdHVzEg8KB2F0dGVtcHQYByABKAUSDQoFZXJyb3IYCCABKAkSEgoKZXJyb3Jfa2luZBgJIAEoCRInCgZvdXRwdXQYCiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EjUKEW5leHRfYXR0ZW1wdF90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVhY3RvchgMIAEoCRIPCgdtZXNzYWdlGA0gASgJEhIKCnRva2VuX25hbWUYDiABKAki+AIKEUNyZWF0ZVNhZ2FSZXF1ZXN0EgwKBG5hbWUYASABKAkSIAoFc3RlcHMYAiADKAsyES5zYWdhLnYxLlN0ZXBTcGVjEjIKBHZhcnMYAyADKAsyJC5zYWdhLnYxLkNyZWF0ZVNhZ2FSZXF1ZXN0LlZhcnNFbnRyeRI2CgZsYWJlbHMYBCADKAsyJi5zYWdhLnYxLkNyZWF0ZVNhZ2FSZXF1ZXN0LkxhYmVsc0VudHJ5Ei4KDmZhaWx1cmVfcG9saWN5GAUgASgOMhYuc2FnYS52MS5GYWlsdXJlUG9saWN5EhMKC21heF9yZXRyaWVzGAYgASgFEhIKCnJlcXVlc3RfaWQYByABKAkSEgoKZGVmaW5pdGlvbhgIIAEoCRorCglWYXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjEKEkNyZWF0ZVNhZ2FSZXNwb25zZRIbCgRzYWdhGAEgASgLMg0uc2FnYS52MS5TYWdhIhwKDkdldFNhZ2FSZXF1ZXN0EgoKAmlkGAEgASgJIi4KD0dldFNhZ2FSZXNwb25zZRIbCgRzYWdhGAEgASgLMg0uc2FnYS52MS5TYWdhItIBChBMaXN0U2FnYXNSZXF1ZXN0EgwKBG5hbWUYASABKAkSIwoGc3RhdHVzGAIgASgOMhMuc2FnYS52MS5TYWdhU3RhdHVzEjUKBmxhYmVscxgDIAMoCzIlLnNhZ2EudjEuTGlzdFNhZ2FzUmVxdWVzdC5MYWJlbHNFbnRyeRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkoKEUxpc3RTYWdhc1Jlc3BvbnNlEhwKBXNhZ2FzGAEgAygLMg0uc2FnYS52MS5TYWdhEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIuChFEZWxldGVTYWdhUmVxdWVzdBIKCgJpZBgBIAEoCRINCgVmb3JjZRgCIAEoCCIgChJEZWxldGVTYWdhUmVzcG9uc2USCgoCaWQYASABKAkiHgoQUmV0cnlTYWdhUmVxdWVzdBIKCgJpZBgBIAEoCSIwChFSZXRyeVNhZ2FSZXNwb25zZRIbCgRzYWdhGAEgASgLMg0uc2FnYS52MS5TYWdhIiEKE1JvbGxiYWNrU2FnYVJlcXVlc3QSCgoCaWQYASABKAkiMwoUUm9sbGJhY2tTYWdhUmVzcG9uc2USGwoEc2FnYRgBIAEoCzINLnNhZ2EudjEuU2FnYSIvChFDYW5jZWxTYWdhUmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiMQoSQ2FuY2VsU2FnYVJlc3BvbnNlEhsKBHNhZ2EYASABKAsyDS5zYWdhLnYxLlNhZ2EiVQoQUmV0cnlTdGVwUmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRzdGVwGAIgASgJEicKBmNvbmZpZxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QiMAoRUmV0cnlTdGVwUmVzcG9uc2USGwoEc2FnYRgBIAEoCzINLnNhZ2EudjEuU2FnYSJUCg9Ta2lwU3RlcFJlcXVlc3QSCgoCaWQYASABKAkSDAoEc3RlcBgCIAEoCRInCgZvdXRwdXQYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ii8KEFNraXBTdGVwUmVzcG9uc2USGwoEc2FnYRgBIAEoCzINLnNhZ2EudjEuU2FnYSJ0ChBXYXRjaFNhZ2FSZXF1ZXN0EgoKAmlkGAEgASgJEhsKDmFmdGVyX3NlcXVlbmNlGAIgASgDSACIAQESDgoGZm9sbG93GAMgASgIEhQKDGJhdGNoX2V2ZW50cxgEIAEoCEIRCg9fYWZ0ZXJfc2VxdWVuY2UijgEKEVdhdGNoU2FnYVJlc3BvbnNlEiEKCHNuYXBzaG90GAEgASgLMg0uc2FnYS52MS5TYWdhSAASIwoFZXZlbnQYAiABKAsyEi5zYWdhLnYxLlNhZ2FFdmVudEgAEikKBmV2ZW50cxgDIAEoCzIXLnNhZ2EudjEuU2FnYUV2ZW50QmF0Y2hIAEIGCgRraW5kIjQKDlNhZ2FFdmVudEJhdGNoEiIKBmV2ZW50cxgBIAMoCzISLnNhZ2EudjEuU2FnYUV2ZW50IhUKE0xpc3RDaXJjdWl0c1JlcXVlc3QiTgoUTGlzdENpcmN1aXRzUmVzcG9uc2USEgoKcmVwbGljYV9pZBgBIAEoCRIiCghjaXJjdWl0cxgCIAMoCzIQLnNhZ2EudjEuQ2lyY3VpdCLEAgoHQ2lyY3VpdBILCgNrZXkYASABKAkSDgoGYWN0aW9uGAIgASgJEiQKBXN0YXRlGAMgASgOMhUuc2FnYS52MS5DaXJjdWl0U3RhdGUSHAoUY29uc2VjdXRpdmVfZmFpbHVyZXMYBCABKAUSFgoOdG90YWxfZmFpbHVyZXMYBSABKAMSFwoPdG90YWxfc3VjY2Vzc2VzGAYgASgDEhYKDnRvdGFsX3JlamVjdGVkGAcgASgDEhUKDXdhaXRpbmdfc3RlcHMYCCABKAUSLwoLb3BlbmVkX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD25leHRfcHJvYmVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKbGFzdF9lcnJvchgLIAEoCSqlAgoKU2FnYVN0YXR1cxIbChdTQUdBX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1NBR0FfU1RBVFVTX1BFTkRJTkcQARIXChNTQUdBX1NUQVRVU19SVU5OSU5HEAISGQoVU0FHQV9TVEFUVVNfQ09NUExFVEVEEAMSFgoSU0FHQV9TVEFUVVNfRkFJTEVEEAQSHAoYU0FHQV9TVEFUVVNfQ09NUEVOU0FUSU5HEAUSGwoXU0FHQV9TVEFUVVNfQ09NUEVOU0FURUQQBhIjCh9TQUdBX1NUQVRVU19DT01QRU5TQVRJT05fRkFJTEVEEAcSGgoWU0FHQV9TVEFUVVNfQ0FOQ0VMTElORxAIEhkKFVNBR0FfU1RBVFVTX0NBTkNFTExFRBAJKsMCCgpTdGVwU3RhdHVzEhsKF1NURVBfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTU1RFUF9TVEFUVVNfUEVORElORxABEhcKE1NURVBfU1RBVFVTX1JVTk5JTkcQAhIfChtTVEVQX1NUQVRVU19SRVRSWV9TQ0hFRFVMRUQQAxIZChVTVEVQX1NUQVRVU19DT01QTEVURUQQBBIWChJTVEVQX1NUQVRVU19GQUlMRUQQBRIXChNTVEVQX1NUQVRVU19TS0lQUEVEEAYSHAoYU1RFUF9TVEFUVVNfQ09NUEVOU0FUSU5HEAcSGwoXU1RFUF9TVEFUVVNfQ09NUEVOU0FURUQQCBIjCh9TVEVQX1NUQVRVU19DT01QRU5TQVRJT05fRkFJTEVEEAkSGQoVU1RFUF9TVEFUVVNfQ0FOQ0VMTEVEEAoqZwoNRmFpbHVyZVBvbGljeRIeChpGQUlMVVJFX1BPTElDWV9VTlNQRUNJRklFRBAAEhcKE0ZBSUxVUkVfUE9MSUNZX0hPTEQQARIdChlGQUlMVVJFX1BPTElDWV9DT01QRU5TQVRFEAIqYgoHQmFja29mZhIXChNCQUNLT0ZGX1VOU1BFQ0lGSUVEEAASEQoNQkFDS09GRl9GSVhFRBABEhIKDkJBQ0tPRkZfTElORUFSEAISFwoTQkFDS09GRl9FWFBPTkVOVElBTBADKpYECglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhsKF0VWRU5UX1RZUEVfU0FHQV9DUkVBVEVEEAESIgoeRVZFTlRfVFlQRV9TQUdBX1NUQVRVU19DSEFOR0VEEAISGwoXRVZFTlRfVFlQRV9TVEVQX1NUQVJURUQQAxIdChlFVkVOVF9UWVBFX1NURVBfQ09NUExFVEVEEAQSIwofRVZFTlRfVFlQRV9TVEVQX1JFVFJZX1NDSEVEVUxFRBAFEhoKFkVWRU5UX1RZUEVfU1RFUF9GQUlMRUQQBhIbChdFVkVOVF9UWVBFX1NURVBfU0tJUFBFRBAHEhkKFUVWRU5UX1RZUEVfU1RFUF9SRVNFVBAIEiMKH0VWRU5UX1RZUEVfQ09NUEVOU0FUSU9OX1NUQVJURUQQCRIlCiFFVkVOVF9UWVBFX0NPTVBFTlNBVElPTl9DT01QTEVURUQQChIrCidFVkVOVF9UWVBFX0NPTVBFTlNBVElPTl9SRVRSWV9TQ0hFRFVMRUQQCxIiCh5FVkVOVF9UWVBFX0NPTVBFTlNBVElPTl9GQUlMRUQQDBIdChlFVkVOVF9UWVBFX1NURVBfQ0FOQ0VMTEVEEA0SHQoZRVZFTlRfVFlQRV9TVEVQX1JFQ09WRVJFRBAOEhwKGEVWRU5UX1RZUEVfU1RFUF9ERUZFUlJFRBAPKnwKDENpcmN1aXRTdGF0ZRIdChlDSVJDVUlUX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUQ0lSQ1VJVF9TVEFURV9DTE9TRUQQARIWChJDSVJDVUlUX1NUQVRFX09QRU4QAhIbChdDSVJDVUlUX1NUQVRFX0hBTEZfT1BFThADMpwGCgtTYWdhU2VydmljZRJFCgpDcmVhdGVTYWdhEhouc2FnYS52MS5DcmVhdGVTYWdhUmVxdWVzdBobLnNhZ2EudjEuQ3JlYXRlU2FnYVJlc3BvbnNlEkEKB0dldFNhZ2ESFy5zYWdhLnYxLkdldFNhZ2FSZXF1ZXN0Ghguc2FnYS52MS5HZXRTYWdhUmVzcG9uc2UiA5ACARJHCglMaXN0U2FnYXMSGS5zYWdhLnYxLkxpc3RTYWdhc1JlcXVlc3QaGi5zYWdhLnYxLkxpc3RTYWdhc1Jlc3BvbnNlIgOQAgESRQoKRGVsZXRlU2FnYRIaLnNhZ2EudjEuRGVsZXRlU2FnYVJlcXVlc3QaGy5zYWdhLnYxLkRlbGV0ZVNhZ2FSZXNwb25zZRJCCglSZXRyeVNhZ2ESGS5zYWdhLnYxLlJldHJ5U2FnYVJlcXVlc3QaGi5zYWdhLnYxLlJldHJ5U2FnYVJlc3BvbnNlEksKDFJvbGxiYWNrU2FnYRIcLnNhZ2EudjEuUm9sbGJhY2tTYWdhUmVxdWVzdBodLnNhZ2EudjEuUm9sbGJhY2tTYWdhUmVzcG9uc2USRQoKQ2FuY2VsU2FnYRIaLnNhZ2EudjEuQ2FuY2VsU2FnYVJlcXVlc3QaGy5zYWdhLnYxLkNhbmNlbFNhZ2FSZXNwb25zZRJCCglSZXRyeVN0ZXASGS5zYWdhLnYxLlJldHJ5U3RlcFJlcXVlc3QaGi5zYWdhLnYxLlJldHJ5U3RlcFJlc3BvbnNlEj8KCFNraXBTdGVwEhguc2FnYS52MS5Ta2lwU3RlcFJlcXVlc3QaGS5zYWdhLnYxLlNraXBTdGVwUmVzcG9uc2USRAoJV2F0Y2hTYWdhEhkuc2FnYS52MS5XYXRjaFNhZ2FSZXF1ZXN0Ghouc2FnYS52MS5XYXRjaFNhZ2FSZXNwb25zZTABElAKDExpc3RDaXJjdWl0cxIcLnNhZ2EudjEuTGlzdENpcmN1aXRzUmVxdWVzdBodLnNhZ2EudjEuTGlzdENpcmN1aXRzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChJzYWdhL3YxL3NhZ2EucHJvdG8SB3NhZ2EudjEimgIKC1JldHJ5UG9saWN5EhQKDG1heF9hdHRlbXB0cxgBIAEoBRIhCgdiYWNrb2ZmGAIgASgOMhAuc2FnYS52MS5CYWNrb2ZmEjMKEGluaXRpYWxfaW50ZXJ2YWwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLwoMbWF4X2ludGVydmFsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCm11bHRpcGxpZXIYBSABKAESDgoGaml0dGVyGAYgASgBEioKB3RpbWVvdXQYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SHAoUbm9uX3JldHJ5YWJsZV9lcnJvcnMYCCADKAkicwoMQ29tcGVuc2F0aW9uEg4KBmFjdGlvbhgBIAEoCRInCgZjb25maWcYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EioKDHJldHJ5X3BvbGljeRgDIAEoCzIULnNhZ2EudjEuUmV0cnlQb2xpY3kivAEKCFN0ZXBTcGVjEgwKBG5hbWUYASABKAkSDgoGYWN0aW9uGAIgASgJEicKBmNvbmZpZxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEgoKZGVwZW5kc19vbhgEIAMoCRIpCgpjb21wZW5zYXRlGAUgASgLMhUuc2FnYS52MS5Db21wZW5zYXRpb24SKgoMcmV0cnlfcG9saWN5GAYgASgLMhQuc2FnYS52MS5SZXRyeVBvbGljeSLYAwoEU3RlcBIMCgRuYW1lGAEgASgJEiMKBnN0YXR1cxgCIAEoDjITLnNhZ2EudjEuU3RlcFN0YXR1cxIOCgZhY3Rpb24YAyABKAkSEgoKZGVwZW5kc19vbhgEIAMoCRIpCgpjb21wZW5zYXRlGAUgASgLMhUuc2FnYS52MS5Db21wZW5zYXRpb24SJwoGY29uZmlnGAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIqCgxyZXRyeV9wb2xpY3kYByABKAsyFC5zYWdhLnYxLlJldHJ5UG9saWN5EhMKC3JldHJ5X2NvdW50GAggASgFEicKBm91dHB1dBgJIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDQoFZXJyb3IYCiABKAkSEgoKZXJyb3Jfa2luZBgLIAEoCRIuCgpzdGFydF90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1jb21wbGV0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1ChFuZXh0X2F0dGVtcHRfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiigYKBFNhZ2ESCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIjCgZzdGF0dXMYAyABKA4yEy5zYWdhLnYxLlNhZ2FTdGF0dXMSFAoMY3VycmVudF9zdGVwGAQgASgJEhMKC3JldHJ5X2NvdW50GAUgASgFEhMKC21heF9yZXRyaWVzGAYgASgFEg0KBWVycm9yGAcgASgJEhwKBXN0ZXBzGAggAygLMg0uc2FnYS52MS5TdGVwEisKB291dHB1dHMYCSADKAsyGi5zYWdhLnYxLlNhZ2EuT3V0cHV0c0VudHJ5EiUKBHZhcnMYCiADKAsyFy5zYWdhLnYxLlNhZ2EuVmFyc0VudHJ5EhIKCmRlZmluaXRpb24YCyABKAkSKQoGbGFiZWxzGAwgAygLMhkuc2FnYS52MS5TYWdhLkxhYmVsc0VudHJ5Ei4KDmZhaWx1cmVfcG9saWN5GA0gASgOMhYuc2FnYS52MS5GYWlsdXJlUG9saWN5EhAKCHNlcXVlbmNlGA4gASgDEi8KC2NyZWF0ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNY29tcGxldGVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcmVxdWVzdF9pZBgSIAEoCRIXCg9kZWZpbml0aW9uX25hbWUYEyABKAkSGgoSZGVmaW5pdGlvbl92ZXJzaW9uGBQgASgFGkcKDE91dHB1dHNFbnRyeRILCgNrZXkYASABKAkSJgoFdmFsdWUYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0OgI4ARorCglWYXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIqMDCglTYWdhRXZlbnQSEAoIc2VxdWVuY2UYASABKAMSIAoEdHlwZRgCIAEoDjISLnNhZ2EudjEuRXZlbnRUeXBlEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKC3NhZ2Ffc3RhdHVzGAQgASgOMhMuc2FnYS52MS5TYWdhU3RhdHVzEgwKBHN0ZXAYBSABKAkSKAoLc3RlcF9zdGF0dXMYBiABKA4yEy5zYWdhLnYxLlN0ZXBTdGF0dXMSDwoHYXR0ZW1wdBgHIAEoBRINCgVlcnJvchgIIAEoCRISCgplcnJvcl9raW5kGAkgASgJEicKBm91dHB1dBgKIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSNQoRbmV4dF9hdHRlbXB0X3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWFjdG9yGAwgASgJEg8KB21lc3NhZ2UYDSABKAkSEgoKdG9rZW5fbmFtZRgOIAEoCRIOCgZyZWFzb24YDyABKAkirAMKEUNyZWF0ZVNhZ2FSZXF1ZXN0EgwKBG5hbWUYASABKAkSIAoFc3RlcHMYAiADKAsyES5zYWdhLnYxLlN0ZXBTcGVjEjIKBHZhcnMYAyADKAsyJC5zYWdhLnYxLkNyZWF0ZVNhZ2FSZXF1ZXN0LlZhcnNFbnRyeRI2CgZsYWJlbHMYBCADKAsyJi5zYWdhLnYxLkNyZWF0ZVNhZ2FSZXF1ZXN0LkxhYmVsc0VudHJ5Ei4KDmZhaWx1cmVfcG9saWN5GAUgASgOMhYuc2FnYS52MS5GYWlsdXJlUG9saWN5EhMKC21heF9yZXRyaWVzGAYgASgFEhIKCnJlcXVlc3RfaWQYByABKAkSFgoKZGVmaW5pdGlvbhgIIAEoCUICGAESLgoOZGVmaW5pdGlvbl9yZWYYCSABKAsyFi5zYWdhLnYxLkRlZmluaXRpb25SZWYaKwoJVmFyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIuCg1EZWZpbml0aW9uUmVmEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoBSJDChJDcmVhdGVTYWdhUmVzcG9uc2USGwoEc2FnYRgBIAEoCzINLnNhZ2EudjEuU2FnYRIQCgh3YXJuaW5ncxgCIAMoCSIcCg5HZXRTYWdhUmVxdWVzdBIKCgJpZBgBIAEoCSIuCg9HZXRTYWdhUmVzcG9uc2USGwoEc2FnYRgBIAEoCzINLnNhZ2EudjEuU2FnYSLuAgoQTGlzdFNhZ2FzUmVxdWVzdBIMCgRuYW1lGAEgASgJEiMKBnN0YXR1cxgCIAEoDjITLnNhZ2EudjEuU2FnYVN0YXR1cxI1CgZsYWJlbHMYAyADKAsyJS5zYWdhLnYxLkxpc3RTYWdhc1JlcXVlc3QuTGFiZWxzRW50cnkSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkSFwoPZGVmaW5pdGlvbl9uYW1lGAYgASgJEhoKEmRlZmluaXRpb25fdmVyc2lvbhgHIAEoBRIxCg1jcmVhdGVkX2FmdGVyGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJKChFMaXN0U2FnYXNSZXNwb25zZRIcCgVzYWdhcxgBIAMoCzINLnNhZ2EudjEuU2FnYRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiPgoRRGVsZXRlU2FnYVJlcXVlc3QSCgoCaWQYASABKAkSDQoFZm9yY2UYAiABKAgSDgoGcmVhc29uGAMgASgJIiAKEkRlbGV0ZVNhZ2FSZXNwb25zZRIKCgJpZBgBIAEoCSIuChBSZXRyeVNhZ2FSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIwChFSZXRyeVNhZ2FSZXNwb25zZRIbCgRzYWdhGAEgASgLMg0uc2FnYS52MS5TYWdhIjEKE1JvbGxiYWNrU2FnYVJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjMKFFJvbGxiYWNrU2FnYVJlc3BvbnNlEhsKBHNhZ2EYASABKAsyDS5zYWdhLnYxLlNhZ2EiLwoRQ2FuY2VsU2FnYVJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjEKEkNhbmNlbFNhZ2FSZXNwb25zZRIbCgRzYWdhGAEgASgLMg0uc2FnYS52MS5TYWdhImUKEFJldHJ5U3RlcFJlcXVlc3QSCgoCaWQYASABKAkSDAoEc3RlcBgCIAEoCRInCgZjb25maWcYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg4KBnJlYXNvbhgEIAEoCSIwChFSZXRyeVN0ZXBSZXNwb25zZRIbCgRzYWdhGAEgASgLMg0uc2FnYS52MS5TYWdhImQKD1NraXBTdGVwUmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRzdGVwGAIgASgJEicKBm91dHB1dBgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDgoGcmVhc29uGAQgASgJIi8KEFNraXBTdGVwUmVzcG9uc2USGwoEc2FnYRgBIAEoCzINLnNhZ2EudjEuU2FnYSJ0ChBXYXRjaFNhZ2FSZXF1ZXN0EgoKAmlkGAEgASgJEhsKDmFmdGVyX3NlcXVlbmNlGAIgASgDSACIAQESDgoGZm9sbG93GAMgASgIEhQKDGJhdGNoX2V2ZW50cxgEIAEoCEIRCg9fYWZ0ZXJfc2VxdWVuY2UijgEKEVdhdGNoU2FnYVJlc3BvbnNlEiEKCHNuYXBzaG90GAEgASgLMg0uc2FnYS52MS5TYWdhSAASIwoFZXZlbnQYAiABKAsyEi5zYWdhLnYxLlNhZ2FFdmVudEgAEikKBmV2ZW50cxgDIAEoCzIXLnNhZ2EudjEuU2FnYUV2ZW50QmF0Y2hIAEIGCgRraW5kIjQKDlNhZ2FFdmVudEJhdGNoEiIKBmV2ZW50cxgBIAMoCzISLnNhZ2EudjEuU2FnYUV2ZW50IhUKE0xpc3RDaXJjdWl0c1JlcXVlc3QiTgoUTGlzdENpcmN1aXRzUmVzcG9uc2USEgoKcmVwbGljYV9pZBgBIAEoCRIiCghjaXJjdWl0cxgCIAMoCzIQLnNhZ2EudjEuQ2lyY3VpdCLEAgoHQ2lyY3VpdBILCgNrZXkYASABKAkSDgoGYWN0aW9uGAIgASgJEiQKBXN0YXRlGAMgASgOMhUuc2FnYS52MS5DaXJjdWl0U3RhdGUSHAoUY29uc2VjdXRpdmVfZmFpbHVyZXMYBCABKAUSFgoOdG90YWxfZmFpbHVyZXMYBSABKAMSFwoPdG90YWxfc3VjY2Vzc2VzGAYgASgDEhYKDnRvdGFsX3JlamVjdGVkGAcgASgDEhUKDXdhaXRpbmdfc3RlcHMYCCABKAUSLwoLb3BlbmVkX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD25leHRfcHJvYmVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKbGFzdF9lcnJvchgLIAEoCSqlAgoKU2FnYVN0YXR1cxIbChdTQUdBX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1NBR0FfU1RBVFVTX1BFTkRJTkcQARIXChNTQUdBX1NUQVRVU19SVU5OSU5HEAISGQoVU0FHQV9TVEFUVVNfQ09NUExFVEVEEAMSFgoSU0FHQV9TVEFUVVNfRkFJTEVEEAQSHAoYU0FHQV9TVEFUVVNfQ09NUEVOU0FUSU5HEAUSGwoXU0FHQV9TVEFUVVNfQ09NUEVOU0FURUQQBhIjCh9TQUdBX1NUQVRVU19DT01QRU5TQVRJT05fRkFJTEVEEAcSGgoWU0FHQV9TVEFUVVNfQ0FOQ0VMTElORxAIEhkKFVNBR0FfU1RBVFVTX0NBTkNFTExFRBAJKsMCCgpTdGVwU3RhdHVzEhsKF1NURVBfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTU1RFUF9TVEFUVVNfUEVORElORxABEhcKE1NURVBfU1RBVFVTX1JVTk5JTkcQAhIfChtTVEVQX1NUQVRVU19SRVRSWV9TQ0hFRFVMRUQQAxIZChVTVEVQX1NUQVRVU19DT01QTEVURUQQBBIWChJTVEVQX1NUQVRVU19GQUlMRUQQBRIXChNTVEVQX1NUQVRVU19TS0lQUEVEEAYSHAoYU1RFUF9TVEFUVVNfQ09NUEVOU0FUSU5HEAcSGwoXU1RFUF9TVEFUVVNfQ09NUEVOU0FURUQQCBIjCh9TVEVQX1NUQVRVU19DT01QRU5TQVRJT05fRkFJTEVEEAkSGQoVU1RFUF9TVEFUVVNfQ0FOQ0VMTEVEEAoqZwoNRmFpbHVyZVBvbGljeRIeChpGQUlMVVJFX1BPTElDWV9VTlNQRUNJRklFRBAAEhcKE0ZBSUxVUkVfUE9MSUNZX0hPTEQQARIdChlGQUlMVVJFX1BPTElDWV9DT01QRU5TQVRFEAIqYgoHQmFja29mZhIXChNCQUNLT0ZGX1VOU1BFQ0lGSUVEEAASEQoNQkFDS09GRl9GSVhFRBABEhIKDkJBQ0tPRkZfTElORUFSEAISFwoTQkFDS09GRl9FWFBPTkVOVElBTBADKpYECglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhsKF0VWRU5UX1RZUEVfU0FHQV9DUkVBVEVEEAESIgoeRVZFTlRfVFlQRV9TQUdBX1NUQVRVU19DSEFOR0VEEAISGwoXRVZFTlRfVFlQRV9TVEVQX1NUQVJURUQQAxIdChlFVkVOVF9UWVBFX1NURVBfQ09NUExFVEVEEAQSIwofRVZFTlRfVFlQRV9TVEVQX1JFVFJZX1NDSEVEVUxFRBAFEhoKFkVWRU5UX1RZUEVfU1RFUF9GQUlMRUQQBhIbChdFVkVOVF9UWVBFX1NURVBfU0tJUFBFRBAHEhkKFUVWRU5UX1RZUEVfU1RFUF9SRVNFVBAIEiMKH0VWRU5UX1RZUEVfQ09NUEVOU0FUSU9OX1NUQVJURUQQCRIlCiFFVkVOVF9UWVBFX0NPTVBFTlNBVElPTl9DT01QTEVURUQQChIrCidFVkVOVF9UWVBFX0NPTVBFTlNBVElPTl9SRVRSWV9TQ0hFRFVMRUQQCxIiCh5FVkVOVF9UWVBFX0NPTVBFTlNBVElPTl9GQUlMRUQQDBIdChlFVkVOVF9UWVBFX1NURVBfQ0FOQ0VMTEVEEA0SHQoZRVZFTlRfVFlQRV9TVEVQX1JFQ09WRVJFRBAOEhwKGEVWRU5UX1RZUEVfU1RFUF9ERUZFUlJFRBAPKnwKDENpcmN1aXRTdGF0ZRIdChlDSVJDVUlUX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUQ0lSQ1VJVF9TVEFURV9DTE9TRUQQARIWChJDSVJDVUlUX1NUQVRFX09QRU4QAhIbChdDSVJDVUlUX1NUQVRFX0hBTEZfT1BFThADMpwGCgtTYWdhU2VydmljZRJFCgpDcmVhdGVTYWdhEhouc2FnYS52MS5DcmVhdGVTYWdhUmVxdWVzdBobLnNhZ2EudjEuQ3JlYXRlU2FnYVJlc3BvbnNlEkEKB0dldFNhZ2ESFy5zYWdhLnYxLkdldFNhZ2FSZXF1ZXN0Ghguc2FnYS52MS5HZXRTYWdhUmVzcG9uc2UiA5ACARJHCglMaXN0U2FnYXMSGS5zYWdhLnYxLkxpc3RTYWdhc1JlcXVlc3QaGi5zYWdhLnYxLkxpc3RTYWdhc1Jlc3BvbnNlIgOQAgESRQoKRGVsZXRlU2FnYRIaLnNhZ2EudjEuRGVsZXRlU2FnYVJlcXVlc3QaGy5zYWdhLnYxLkRlbGV0ZVNhZ2FSZXNwb25zZRJCCglSZXRyeVNhZ2ESGS5zYWdhLnYxLlJldHJ5U2FnYVJlcXVlc3QaGi5zYWdhLnYxLlJldHJ5U2FnYVJlc3BvbnNlEksKDFJvbGxiYWNrU2FnYRIcLnNhZ2EudjEuUm9sbGJhY2tTYWdhUmVxdWVzdBodLnNhZ2EudjEuUm9sbGJhY2tTYWdhUmVzcG9uc2USRQoKQ2FuY2VsU2FnYRIaLnNhZ2EudjEuQ2FuY2VsU2FnYVJlcXVlc3QaGy5zYWdhLnYxLkNhbmNlbFNhZ2FSZXNwb25zZRJCCglSZXRyeVN0ZXASGS5zYWdhLnYxLlJldHJ5U3RlcFJlcXVlc3QaGi5zYWdhLnYxLlJldHJ5U3RlcFJlc3BvbnNlEj8KCFNraXBTdGVwEhguc2FnYS52MS5Ta2lwU3RlcFJlcXVlc3QaGS5zYWdhLnYxLlNraXBTdGVwUmVzcG9uc2USRAoJV2F0Y2hTYWdhEhkuc2FnYS52MS5XYXRjaFNhZ2FSZXF1ZXN0Ghouc2FnYS52MS5XYXRjaFNhZ2FSZXNwb25zZTABElAKDExpc3RDaXJjdWl0cxIcLnNhZ2EudjEuTGlzdENpcmN1aXRzUmVxdWVzdBodLnNhZ2EudjEuTGlzdENpcmN1aXRzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * How a step (or a compensation) is retried. Every field is optional; zero values take the default.
@@ -423,6 +423,21 @@ export type Saga = Message<"saga.v1.Saga"> & {
    * @generated from field: string request_id = 18;
    */
   requestId: string;
+
+  /**
+   * The registered definition it was started from (CreateSaga's `definition_ref`), if any.
+   *
+   * @generated from field: string definition_name = 19;
+   */
+  definitionName: string;
+
+  /**
+   * The version of that definition: the saga runs the steps of that version, whatever is
+   * registered later.
+   *
+   * @generated from field: int32 definition_version = 20;
+   */
+  definitionVersion: number;
 };
 
 /**
@@ -535,6 +550,13 @@ export type SagaEvent = Message<"saga.v1.SagaEvent"> & {
    * @generated from field: string token_name = 14;
    */
   tokenName: string;
+
+  /**
+   * The operator's reason for the operation that caused it (every control RPC takes one).
+   *
+   * @generated from field: string reason = 15;
+   */
+  reason: string;
 };
 
 /**
@@ -601,11 +623,22 @@ export type CreateSagaRequest = Message<"saga.v1.CreateSagaRequest"> & {
   requestId: string;
 
   /**
-   * Free-form name of the definition this saga is built from, at most 200 characters.
+   * Deprecated: a free-form label, at most 200 characters, kept as given. To start a saga from a
+   * registered definition, use `definition_ref`.
    *
-   * @generated from field: string definition = 8;
+   * @generated from field: string definition = 8 [deprecated = true];
+   * @deprecated
    */
   definition: string;
+
+  /**
+   * Start from a registered definition (see DefinitionService) instead of giving `steps`: exactly
+   * one of the two. `vars` are checked against its vars schema; `name`, `failure_policy` and
+   * `max_retries` default to the definition's.
+   *
+   * @generated from field: saga.v1.DefinitionRef definition_ref = 9;
+   */
+  definitionRef?: DefinitionRef | undefined;
 };
 
 /**
@@ -614,6 +647,34 @@ export type CreateSagaRequest = Message<"saga.v1.CreateSagaRequest"> & {
  */
 export const CreateSagaRequestSchema: GenMessage<CreateSagaRequest> = /*@__PURE__*/
   messageDesc(file_saga_v1_saga, 6);
+
+/**
+ * A registered definition version.
+ *
+ * @generated from message saga.v1.DefinitionRef
+ */
+export type DefinitionRef = Message<"saga.v1.DefinitionRef"> & {
+  /**
+   * The definition's name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The version; 0 means the latest at the time of the call (the saga records which one it got).
+   *
+   * @generated from field: int32 version = 2;
+   */
+  version: number;
+};
+
+/**
+ * Describes the message saga.v1.DefinitionRef.
+ * Use `create(DefinitionRefSchema)` to create a new message.
+ */
+export const DefinitionRefSchema: GenMessage<DefinitionRef> = /*@__PURE__*/
+  messageDesc(file_saga_v1_saga, 7);
 
 /**
  * Response for CreateSaga.
@@ -627,6 +688,13 @@ export type CreateSagaResponse = Message<"saga.v1.CreateSagaResponse"> & {
    * @generated from field: saga.v1.Saga saga = 1;
    */
   saga?: Saga | undefined;
+
+  /**
+   * Things the caller should know, e.g. that the definition version is DEPRECATED.
+   *
+   * @generated from field: repeated string warnings = 2;
+   */
+  warnings: string[];
 };
 
 /**
@@ -634,7 +702,7 @@ export type CreateSagaResponse = Message<"saga.v1.CreateSagaResponse"> & {
  * Use `create(CreateSagaResponseSchema)` to create a new message.
  */
 export const CreateSagaResponseSchema: GenMessage<CreateSagaResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 7);
+  messageDesc(file_saga_v1_saga, 8);
 
 /**
  * Request for GetSaga.
@@ -655,7 +723,7 @@ export type GetSagaRequest = Message<"saga.v1.GetSagaRequest"> & {
  * Use `create(GetSagaRequestSchema)` to create a new message.
  */
 export const GetSagaRequestSchema: GenMessage<GetSagaRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 8);
+  messageDesc(file_saga_v1_saga, 9);
 
 /**
  * Response for GetSaga.
@@ -676,7 +744,7 @@ export type GetSagaResponse = Message<"saga.v1.GetSagaResponse"> & {
  * Use `create(GetSagaResponseSchema)` to create a new message.
  */
 export const GetSagaResponseSchema: GenMessage<GetSagaResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 9);
+  messageDesc(file_saga_v1_saga, 10);
 
 /**
  * Request for ListSagas. Filters combine with AND.
@@ -718,6 +786,34 @@ export type ListSagasRequest = Message<"saga.v1.ListSagasRequest"> & {
    * @generated from field: string page_token = 5;
    */
   pageToken: string;
+
+  /**
+   * Only sagas started from this registered definition.
+   *
+   * @generated from field: string definition_name = 6;
+   */
+  definitionName: string;
+
+  /**
+   * With `definition_name`: only sagas of this version (0: any version).
+   *
+   * @generated from field: int32 definition_version = 7;
+   */
+  definitionVersion: number;
+
+  /**
+   * Only sagas created at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp created_after = 8;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * Only sagas created before this time.
+   *
+   * @generated from field: google.protobuf.Timestamp created_before = 9;
+   */
+  createdBefore?: Timestamp | undefined;
 };
 
 /**
@@ -725,7 +821,7 @@ export type ListSagasRequest = Message<"saga.v1.ListSagasRequest"> & {
  * Use `create(ListSagasRequestSchema)` to create a new message.
  */
 export const ListSagasRequestSchema: GenMessage<ListSagasRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 10);
+  messageDesc(file_saga_v1_saga, 11);
 
 /**
  * Response for ListSagas. Sagas carry no steps or outputs here; GetSaga has them.
@@ -753,7 +849,7 @@ export type ListSagasResponse = Message<"saga.v1.ListSagasResponse"> & {
  * Use `create(ListSagasResponseSchema)` to create a new message.
  */
 export const ListSagasResponseSchema: GenMessage<ListSagasResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 11);
+  messageDesc(file_saga_v1_saga, 12);
 
 /**
  * Request for DeleteSaga.
@@ -774,6 +870,13 @@ export type DeleteSagaRequest = Message<"saga.v1.DeleteSagaRequest"> & {
    * @generated from field: bool force = 2;
    */
   force: boolean;
+
+  /**
+   * Why, for the RPC log (the history is deleted with the saga). At most 1,000 characters.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
 };
 
 /**
@@ -781,7 +884,7 @@ export type DeleteSagaRequest = Message<"saga.v1.DeleteSagaRequest"> & {
  * Use `create(DeleteSagaRequestSchema)` to create a new message.
  */
 export const DeleteSagaRequestSchema: GenMessage<DeleteSagaRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 12);
+  messageDesc(file_saga_v1_saga, 13);
 
 /**
  * Response for DeleteSaga.
@@ -802,7 +905,7 @@ export type DeleteSagaResponse = Message<"saga.v1.DeleteSagaResponse"> & {
  * Use `create(DeleteSagaResponseSchema)` to create a new message.
  */
 export const DeleteSagaResponseSchema: GenMessage<DeleteSagaResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 13);
+  messageDesc(file_saga_v1_saga, 14);
 
 /**
  * Request for RetrySaga.
@@ -816,6 +919,13 @@ export type RetrySagaRequest = Message<"saga.v1.RetrySagaRequest"> & {
    * @generated from field: string id = 1;
    */
   id: string;
+
+  /**
+   * Why, recorded on the events it causes. At most 1,000 characters.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
 };
 
 /**
@@ -823,7 +933,7 @@ export type RetrySagaRequest = Message<"saga.v1.RetrySagaRequest"> & {
  * Use `create(RetrySagaRequestSchema)` to create a new message.
  */
 export const RetrySagaRequestSchema: GenMessage<RetrySagaRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 14);
+  messageDesc(file_saga_v1_saga, 15);
 
 /**
  * Response for RetrySaga.
@@ -844,7 +954,7 @@ export type RetrySagaResponse = Message<"saga.v1.RetrySagaResponse"> & {
  * Use `create(RetrySagaResponseSchema)` to create a new message.
  */
 export const RetrySagaResponseSchema: GenMessage<RetrySagaResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 15);
+  messageDesc(file_saga_v1_saga, 16);
 
 /**
  * Request for RollbackSaga.
@@ -858,6 +968,13 @@ export type RollbackSagaRequest = Message<"saga.v1.RollbackSagaRequest"> & {
    * @generated from field: string id = 1;
    */
   id: string;
+
+  /**
+   * Why, recorded on the events it causes. At most 1,000 characters.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
 };
 
 /**
@@ -865,7 +982,7 @@ export type RollbackSagaRequest = Message<"saga.v1.RollbackSagaRequest"> & {
  * Use `create(RollbackSagaRequestSchema)` to create a new message.
  */
 export const RollbackSagaRequestSchema: GenMessage<RollbackSagaRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 16);
+  messageDesc(file_saga_v1_saga, 17);
 
 /**
  * Response for RollbackSaga.
@@ -886,7 +1003,7 @@ export type RollbackSagaResponse = Message<"saga.v1.RollbackSagaResponse"> & {
  * Use `create(RollbackSagaResponseSchema)` to create a new message.
  */
 export const RollbackSagaResponseSchema: GenMessage<RollbackSagaResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 17);
+  messageDesc(file_saga_v1_saga, 18);
 
 /**
  * Request for CancelSaga.
@@ -902,7 +1019,7 @@ export type CancelSagaRequest = Message<"saga.v1.CancelSagaRequest"> & {
   id: string;
 
   /**
-   * Why, recorded in the saga's error and history. At most 1,000 characters.
+   * Why, recorded in the saga's error and on the events it causes. At most 1,000 characters.
    *
    * @generated from field: string reason = 2;
    */
@@ -914,7 +1031,7 @@ export type CancelSagaRequest = Message<"saga.v1.CancelSagaRequest"> & {
  * Use `create(CancelSagaRequestSchema)` to create a new message.
  */
 export const CancelSagaRequestSchema: GenMessage<CancelSagaRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 18);
+  messageDesc(file_saga_v1_saga, 19);
 
 /**
  * Response for CancelSaga.
@@ -935,7 +1052,7 @@ export type CancelSagaResponse = Message<"saga.v1.CancelSagaResponse"> & {
  * Use `create(CancelSagaResponseSchema)` to create a new message.
  */
 export const CancelSagaResponseSchema: GenMessage<CancelSagaResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 19);
+  messageDesc(file_saga_v1_saga, 20);
 
 /**
  * Request for RetryStep.
@@ -963,6 +1080,13 @@ export type RetryStepRequest = Message<"saga.v1.RetryStepRequest"> & {
    * @generated from field: google.protobuf.Struct config = 3;
    */
   config?: JsonObject | undefined;
+
+  /**
+   * Why, recorded on the events it causes. At most 1,000 characters.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
 };
 
 /**
@@ -970,7 +1094,7 @@ export type RetryStepRequest = Message<"saga.v1.RetryStepRequest"> & {
  * Use `create(RetryStepRequestSchema)` to create a new message.
  */
 export const RetryStepRequestSchema: GenMessage<RetryStepRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 20);
+  messageDesc(file_saga_v1_saga, 21);
 
 /**
  * Response for RetryStep.
@@ -991,7 +1115,7 @@ export type RetryStepResponse = Message<"saga.v1.RetryStepResponse"> & {
  * Use `create(RetryStepResponseSchema)` to create a new message.
  */
 export const RetryStepResponseSchema: GenMessage<RetryStepResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 21);
+  messageDesc(file_saga_v1_saga, 22);
 
 /**
  * Request for SkipStep.
@@ -1019,6 +1143,13 @@ export type SkipStepRequest = Message<"saga.v1.SkipStepRequest"> & {
    * @generated from field: google.protobuf.Struct output = 3;
    */
   output?: JsonObject | undefined;
+
+  /**
+   * Why, recorded on the events it causes. At most 1,000 characters.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
 };
 
 /**
@@ -1026,7 +1157,7 @@ export type SkipStepRequest = Message<"saga.v1.SkipStepRequest"> & {
  * Use `create(SkipStepRequestSchema)` to create a new message.
  */
 export const SkipStepRequestSchema: GenMessage<SkipStepRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 22);
+  messageDesc(file_saga_v1_saga, 23);
 
 /**
  * Response for SkipStep.
@@ -1047,7 +1178,7 @@ export type SkipStepResponse = Message<"saga.v1.SkipStepResponse"> & {
  * Use `create(SkipStepResponseSchema)` to create a new message.
  */
 export const SkipStepResponseSchema: GenMessage<SkipStepResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 23);
+  messageDesc(file_saga_v1_saga, 24);
 
 /**
  * Request for WatchSaga.
@@ -1093,7 +1224,7 @@ export type WatchSagaRequest = Message<"saga.v1.WatchSagaRequest"> & {
  * Use `create(WatchSagaRequestSchema)` to create a new message.
  */
 export const WatchSagaRequestSchema: GenMessage<WatchSagaRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 24);
+  messageDesc(file_saga_v1_saga, 25);
 
 /**
  * One message of WatchSaga.
@@ -1138,7 +1269,7 @@ export type WatchSagaResponse = Message<"saga.v1.WatchSagaResponse"> & {
  * Use `create(WatchSagaResponseSchema)` to create a new message.
  */
 export const WatchSagaResponseSchema: GenMessage<WatchSagaResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 25);
+  messageDesc(file_saga_v1_saga, 26);
 
 /**
  * Events sent together in one WatchSaga message.
@@ -1159,7 +1290,7 @@ export type SagaEventBatch = Message<"saga.v1.SagaEventBatch"> & {
  * Use `create(SagaEventBatchSchema)` to create a new message.
  */
 export const SagaEventBatchSchema: GenMessage<SagaEventBatch> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 26);
+  messageDesc(file_saga_v1_saga, 27);
 
 /**
  * Request for ListCircuits.
@@ -1174,7 +1305,7 @@ export type ListCircuitsRequest = Message<"saga.v1.ListCircuitsRequest"> & {
  * Use `create(ListCircuitsRequestSchema)` to create a new message.
  */
 export const ListCircuitsRequestSchema: GenMessage<ListCircuitsRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 27);
+  messageDesc(file_saga_v1_saga, 28);
 
 /**
  * Response for ListCircuits.
@@ -1202,7 +1333,7 @@ export type ListCircuitsResponse = Message<"saga.v1.ListCircuitsResponse"> & {
  * Use `create(ListCircuitsResponseSchema)` to create a new message.
  */
 export const ListCircuitsResponseSchema: GenMessage<ListCircuitsResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 28);
+  messageDesc(file_saga_v1_saga, 29);
 
 /**
  * One circuit breaker: per action, and per host for the `http` action.
@@ -1294,7 +1425,7 @@ export type Circuit = Message<"saga.v1.Circuit"> & {
  * Use `create(CircuitSchema)` to create a new message.
  */
 export const CircuitSchema: GenMessage<Circuit> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 29);
+  messageDesc(file_saga_v1_saga, 30);
 
 /**
  * The lifecycle of a saga. See the README's state table for every allowed transition.
