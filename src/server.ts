@@ -11,6 +11,8 @@ import { metricsOnly, withHttpEndpoints } from "./api/http-endpoints.js";
 import { listen } from "./api/http-server.js";
 import { Metrics } from "./api/metrics.js";
 import { routes } from "./api/routes.js";
+import { DefinitionCatalog } from "./api/definition-catalog.js";
+import { DefinitionStore } from "./store/definition-store.js";
 import { rpcInterceptor } from "./api/rpc-interceptor.js";
 import { issueBootstrapToken, type IssuedToken } from "./auth/issue-token.js";
 import { TokenCache } from "./auth/token-cache.js";
@@ -123,6 +125,9 @@ export async function build(options: ServerOptions): Promise<Server> {
   const store = new SagaStore(pool);
   const bus = new EventBus();
   const registry = createDefaultRegistry(options.actions ?? [], { extraHeaders: { "X-Sagad-Replica": options.replicaId } });
+  const definitions = new DefinitionStore(pool);
+  const isKnownAction = (name: string) => registry.has(name);
+  const catalog = new DefinitionCatalog(definitions, options.limits, isKnownAction);
   const metrics: Metrics = new Metrics({
     leasesHeld: (): number => engine.activeSagaCount(),
     circuits: () => engine.circuits.list(),
@@ -172,6 +177,10 @@ export async function build(options: ServerOptions): Promise<Server> {
         pool,
         bus,
         registry,
+        definitions,
+        catalog,
+        isKnownAction,
+        now: () => clock.now(),
         limits: options.limits,
         logger,
         shutdownSignal: shutdown.signal,

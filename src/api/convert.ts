@@ -36,7 +36,7 @@ function enumName(names: Record<number, string | undefined>, value: number): str
 }
 
 const backoffName = (value: Backoff) => enumName(Backoff, value);
-const failurePolicyName = (value: FailurePolicy) => enumName(FailurePolicy, value);
+export const failurePolicyName = (value: FailurePolicy) => enumName(FailurePolicy, value);
 
 /**
  * Duration → milliseconds (may be negative or fractional: validation judges it). NaN for a message
@@ -68,7 +68,7 @@ function rawRetryPolicy(p: RetryPolicy | undefined): RawRetryPolicy | null {
   };
 }
 
-function rawStep(s: StepSpec): RawStepSpec {
+export function rawStep(s: StepSpec): RawStepSpec {
   return {
     name: s.name,
     action: s.action,
@@ -91,6 +91,7 @@ export function rawCreateSaga(req: CreateSagaRequest): RawCreateSaga {
     maxRetries: req.maxRetries,
     requestId: req.requestId,
     definition: req.definition,
+    definitionRef: req.definitionRef ? { name: req.definitionRef.name, version: req.definitionRef.version } : null,
   };
 }
 
@@ -105,7 +106,7 @@ export function sagaStatusFromProto(value: SagaStatus): SagaState["status"] | nu
   return SagaStatus[value] as SagaState["status"] | undefined;
 }
 
-function retryPolicyToProto(p: DomainRetryPolicy): RetryPolicy {
+export function retryPolicyToProto(p: DomainRetryPolicy): RetryPolicy {
   return create(RetryPolicySchema, {
     maxAttempts: p.maxAttempts,
     backoff: Backoff[p.backoff],

@@ -3,9 +3,10 @@ import { ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/refl
 import { ServerReflection as ReflectionV1Alpha } from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { Health } from "../gen/health/v1/health_pb.js";
 import { SagaService } from "../gen/saga/v1/saga_pb.js";
+import { DefinitionService } from "../gen/saga/v1/definition_pb.js";
 
 /**
- * The one access table: the scope each SagaService RPC needs. `admin` satisfies every entry (see
+ * The access tables: the scope each SagaService (and, below, DefinitionService) RPC needs. `admin` satisfies every entry (see
  * {@link isAllowed}). Typed over the generated service, so adding an RPC to saga.proto without
  * deciding its scope here does not compile.
  */
@@ -24,6 +25,19 @@ export const SAGA_SERVICE_SCOPES = {
 } as const satisfies { readonly [K in keyof typeof SagaService.method]: Scope };
 
 /**
+ * DefinitionService: reading definitions is reading what sagas run (`sagas:read`); changing them
+ * changes what future sagas do, so it has a scope of its own that a deploy pipeline can hold alone.
+ */
+export const DEFINITION_SERVICE_SCOPES = {
+  getDefinition: "sagas:read",
+  listDefinitions: "sagas:read",
+  listDefinitionVersions: "sagas:read",
+  renderDefinition: "sagas:read",
+  registerDefinition: "definitions:write",
+  setDefinitionState: "definitions:write",
+} as const satisfies { readonly [K in keyof typeof DefinitionService.method]: Scope };
+
+/**
  * Services anyone may call without a token: probes (grpc.health.v1) and schema discovery (server
  * reflection) reveal no saga data, and load balancers and `buf curl` cannot present a token.
  */
@@ -32,12 +46,16 @@ export const PUBLIC_SERVICES: ReadonlySet<string> = new Set([Health.typeName, Re
 /** What a method needs: nothing, one scope, or, for a method this table does not know, refusal. */
 export type Access = { readonly kind: "public" } | { readonly kind: "scope"; readonly scope: Scope } | { readonly kind: "unknown" };
 
-const BY_PATH: ReadonlyMap<string, Scope> = new Map(
-  Object.entries(SAGA_SERVICE_SCOPES).map(([localName, scope]) => {
+const BY_PATH: ReadonlyMap<string, Scope> = new Map([
+  ...Object.entries(SAGA_SERVICE_SCOPES).map(([localName, scope]): [string, Scope] => {
     const method = SagaService.method[localName as keyof typeof SagaService.method];
     return [`${SagaService.typeName}/${method.name}`, scope];
   }),
-);
+  ...Object.entries(DEFINITION_SERVICE_SCOPES).map(([localName, scope]): [string, Scope] => {
+    const method = DefinitionService.method[localName as keyof typeof DefinitionService.method];
+    return [`${DefinitionService.typeName}/${method.name}`, scope];
+  }),
+]);
 
 /**
  * Access for `service/method` (e.g. `saga.v1.SagaService`, `DeleteSaga`). Fails closed: a method

@@ -1,6 +1,8 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { Health } from "../gen/health/v1/health_pb.js";
 import { SagaService } from "../gen/saga/v1/saga_pb.js";
+import { DefinitionService } from "../gen/saga/v1/definition_pb.js";
+import { createDefinitionService, type DefinitionServiceDeps } from "./definition-service.js";
 import { createHealthService, type HealthServiceDeps } from "./health-service.js";
 import { registerReflection } from "./reflection-service.js";
 import { createSagaService, type SagaServiceDeps } from "./saga-service.js";
@@ -14,16 +16,17 @@ import { createSagaService, type SagaServiceDeps } from "./saga-service.js";
 const STRICT_JSON = { ignoreUnknownFields: false, textDecoder: new TextDecoder("utf-8", { fatal: true }) };
 
 /** What every service served needs; tests pass fakes. */
-export type RouteDeps = SagaServiceDeps & HealthServiceDeps;
+export type RouteDeps = SagaServiceDeps & HealthServiceDeps & DefinitionServiceDeps;
 
 /**
- * The services this server exposes, as a function of their dependencies: the saga API,
- * grpc.health.v1, and server reflection (v1 and v1alpha) describing all of them.
+ * The services this server exposes, as a function of their dependencies: the saga and definition
+ * APIs, grpc.health.v1, and server reflection (v1 and v1alpha) describing all of them.
  */
 export function routes(deps: RouteDeps) {
   return (router: ConnectRouter) => {
     router.service(SagaService, createSagaService(deps), { jsonOptions: STRICT_JSON });
+    router.service(DefinitionService, createDefinitionService(deps), { jsonOptions: STRICT_JSON });
     router.service(Health, createHealthService(deps), { jsonOptions: STRICT_JSON });
-    registerReflection(router, [SagaService, Health]);
+    registerReflection(router, [SagaService, DefinitionService, Health]);
   };
 }

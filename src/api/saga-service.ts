@@ -3,7 +3,9 @@ import type { Logger } from "pino";
 import type { ActionRegistry } from "../actions/registry.js";
 import { invalidArgument } from "../domain/errors.js";
 import type { SagaInput } from "../domain/state-machine.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import {
+  validateCreateFromDefinition,
   validateCreateSaga,
   validateStepConfigReplacement,
   type ValidationLimits,
@@ -18,6 +20,8 @@ import { circuitToProto, rawCreateSaga, sagaStatusFromProto, sagaToProto } from 
 import { checkJsonObject, checkText, requireSagaId, requireStepName } from "./request-checks.js";
 import { principalKey } from "./principal.js";
 import { watchSaga } from "./watch-saga.js";
+import type { DefinitionCatalog } from "./definition-catalog.js";
+import { deprecationWarnings, requireDefinitionName, requireVersion } from "./definition-service.js";
 
 export interface SagaServiceDeps {
   engine: Engine;
@@ -25,6 +29,7 @@ export interface SagaServiceDeps {
   pool: pg.Pool;
   bus: EventBus;
   registry: ActionRegistry;
+  catalog: DefinitionCatalog;
   limits: ValidationLimits;
   logger: Logger;
   /** Aborted at shutdown: open WatchSaga streams end with UNAVAILABLE. */
@@ -46,8 +51,17 @@ export function createSagaService(deps: SagaServiceDeps): ServiceImpl<typeof Sag
 
   return {
     async createSaga(req, context) {
-      const draft = validateCreateSaga(rawCreateSaga(req), limits, (name) => deps.registry.has(name));
-      return { saga: sagaToProto(await engine.create(draft, tokenName(context))) };
+      const raw = rawCreateSaga(req);
+      if (raw.definitionRef === null) {
+        const draft = validateCreateSaga(raw, limits, (name) => deps.registry.has(name));
+        return { saga: sagaToProto(await engine.create(draft, tokenName(context))), warnings: [] };
+      }
+      if (raw.steps.length > 0) throw invalidArgument([{ field: "definition_ref", description: "give either steps or definition_ref, not both" }]);
+      const name = requireDefinitionName(raw.definitionRef.name, "definition_ref.name");
+      const resolved = await deps.catalog.resolve(name, requireVersion(raw.definitionRef.version, "definition_ref.version", true));
+      const draft = validateCreateFromDefinition(raw, resolved.compiled, resolved.version);
+      const saga = await engine.create(draft, tokenName(context));
+      return { saga: sagaToProto(saga), warnings: deprecationWarnings(name, resolved.version, resolved.state) };
     },
 
     async getSaga(req) {
@@ -58,24 +72,37 @@ export function createSagaService(deps: SagaServiceDeps): ServiceImpl<typeof Sag
       if (req.pageSize < 0) throw invalidArgument([{ field: "page_size", description: "must not be negative" }]);
       const status = sagaStatusFromProto(req.status);
       if (status === undefined) throw invalidArgument([{ field: "status", description: `unknown value ${req.status}` }]);
-      const filter: ListFilter = { name: req.name === "" ? null : req.name, status, labels: { ...req.labels } };
+      if (req.definitionVersion !== 0 && req.definitionName === "") {
+        throw invalidArgument([{ field: "definition_version", description: "needs definition_name" }]);
+      }
+      const filter: ListFilter = {
+        name: req.name === "" ? null : req.name,
+        status,
+        labels: { ...req.labels },
+        definition: req.definitionName === "" ? null : { name: req.definitionName, version: requireVersion(req.definitionVersion, "definition_version", true) },
+        createdAfter: req.createdAfter ? timestampMs(req.createdAfter, "created_after") : null,
+        createdBefore: req.createdBefore ? timestampMs(req.createdBefore, "created_before") : null,
+      };
       const pageSize = req.pageSize === 0 ? DEFAULT_PAGE_SIZE : Math.min(req.pageSize, MAX_PAGE_SIZE);
       const page = await listSagas(deps.pool, filter, pageSize, req.pageToken);
       return { sagas: page.sagas.map((s) => sagaToProto(s, false)), nextPageToken: page.nextPageToken };
     },
 
-    async deleteSaga(req) {
+    async deleteSaga(req, context) {
       const id = requireSagaId(req.id);
+      const reason = checkText(req.reason, "reason", MAX_REASON_CHARS);
       await engine.delete(id, req.force);
+      // The history goes with the saga: the log is where who deleted it, and why, remains.
+      deps.logger.info({ saga_id: id, force: req.force, token: tokenName(context), reason: reason || null }, "saga deleted");
       return { id };
     },
 
-    retrySaga: (req, context) => operate(req.id, { type: "retrySaga" }, "RetrySaga", context),
+    retrySaga: (req, context) => operate(req.id, { type: "retrySaga", reason: reasonOf(req) }, "RetrySaga", context),
 
-    rollbackSaga: (req, context) => operate(req.id, { type: "rollback" }, "RollbackSaga", context),
+    rollbackSaga: (req, context) => operate(req.id, { type: "rollback", reason: reasonOf(req) }, "RollbackSaga", context),
 
     cancelSaga: (req, context) =>
-      operate(req.id, { type: "cancel", reason: checkText(req.reason, "reason", 1000) }, "CancelSaga", context),
+      operate(req.id, { type: "cancel", reason: reasonOf(req) }, "CancelSaga", context),
 
     async retryStep(req, context) {
       const id = requireSagaId(req.id);
@@ -89,12 +116,13 @@ export function createSagaService(deps: SagaServiceDeps): ServiceImpl<typeof Sag
         }
         config = req.config;
       }
-      return operate(id, { type: "retryStep", step, config }, "RetryStep", context);
+      return operate(id, { type: "retryStep", step, config, reason: reasonOf(req) }, "RetryStep", context);
     },
 
     async skipStep(req, context) {
       const output = checkJsonObject(req.output ?? {}, "output", limits.maxConfigBytes, limits.maxJsonDepth);
-      return operate(req.id, { type: "skipStep", step: requireStepName(req.step), output }, "SkipStep", context);
+      const reason = reasonOf(req);
+      return operate(req.id, { type: "skipStep", step: requireStepName(req.step), output, reason }, "SkipStep", context);
     },
 
     watchSaga(req, context) {
@@ -105,6 +133,21 @@ export function createSagaService(deps: SagaServiceDeps): ServiceImpl<typeof Sag
       return { replicaId: engine.replicaId, circuits: engine.circuits.list().map(circuitToProto) };
     },
   };
+}
+
+const MAX_REASON_CHARS = 1000;
+
+/** Every control RPC's optional reason, bounded; it goes on the events the operation causes. */
+function reasonOf(req: { reason: string }): string {
+  return checkText(req.reason, "reason", MAX_REASON_CHARS);
+}
+
+function timestampMs(value: Timestamp, field: string): number {
+  const ms = Number(value.seconds) * 1000 + Math.floor(value.nanos / 1e6);
+  if (!Number.isFinite(ms) || value.nanos < 0 || value.nanos > 999_999_999 || Math.abs(ms) > 8.64e15) {
+    throw invalidArgument([{ field, description: "is not a valid timestamp" }]);
+  }
+  return ms;
 }
 
 function tokenName(context: HandlerContext): string | null {

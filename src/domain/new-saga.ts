@@ -21,6 +21,7 @@ export function newSaga(
     vars: draft.vars,
     labels: draft.labels,
     definition: draft.definition,
+    definitionRef: draft.definitionRef ?? null,
     requestId: draft.requestId,
     maxRetries: draft.maxRetries,
     retryCount: 0,
@@ -58,7 +59,8 @@ export function newSaga(
     nextAttemptAt: null,
     actor,
     tokenName,
-    message: `saga ${draft.name} created with ${draft.steps.length} steps`,
+    reason: null,
+    message: `saga ${draft.name} created with ${draft.steps.length} steps${draft.definitionRef ? ` from definition ${draft.definitionRef.name} version ${draft.definitionRef.version}` : ""}`,
   };
   return { state, created };
 }

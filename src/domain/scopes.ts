@@ -1,8 +1,9 @@
 /**
- * What an API token may do. `admin` includes everything; `sagas:read` and `sagas:execute` are
- * independent (a token that creates sagas and watches them needs both), as in the seed.
+ * What an API token may do. `admin` includes everything; the others are independent (a token that
+ * creates sagas and watches them needs `sagas:read` and `sagas:execute`, as in the seed; a deploy
+ * pipeline that registers definitions needs only `definitions:write`).
  */
-export const SCOPES = ["sagas:read", "sagas:execute", "admin"] as const;
+export const SCOPES = ["sagas:read", "sagas:execute", "definitions:write", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export function isScope(value: string): value is Scope {

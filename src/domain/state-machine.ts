@@ -22,10 +22,10 @@ export type SagaInput =
   | { type: "compensationFailed"; step: string; attempt: number; error: string; errorKind: string; retryable: boolean }
   | ({ type: "stepDeferred" } & Deferral)
   | ({ type: "compensationDeferred" } & Deferral)
-  | { type: "retrySaga" }
-  | { type: "retryStep"; step: string; config: JsonObject | null }
-  | { type: "skipStep"; step: string; output: JsonObject }
-  | { type: "rollback" }
+  | { type: "retrySaga"; reason?: string }
+  | { type: "retryStep"; step: string; config: JsonObject | null; reason?: string }
+  | { type: "skipStep"; step: string; output: JsonObject; reason?: string }
+  | { type: "rollback"; reason?: string }
   | { type: "cancel"; reason: string };
 
 /**
@@ -75,6 +75,8 @@ export function decide(state: SagaState, input: SagaInput, env: DecideEnv): Deci
   return tx.finish();
 }
 
+const OPERATOR_INPUTS: ReadonlySet<SagaInput["type"]> = new Set(["retrySaga", "retryStep", "skipStep", "rollback", "cancel"]);
+
 const RESTING_AFTER_COMPENSATION = (saga: SagaState): SagaStatus => (saga.cancelRequested ? "CANCELLED" : "COMPENSATED");
 
 class Transition {
@@ -82,6 +84,7 @@ class Transition {
   private readonly events: SagaEvent[] = [];
   private readonly changed = new Set<number>();
   private readonly index: Map<string, number>;
+  private reason: string | null = null;
 
   constructor(
     original: SagaState,
@@ -97,6 +100,8 @@ class Transition {
   }
 
   apply(input: SagaInput): void {
+    // An operator's reason goes on every event its operation causes, the advance that follows included.
+    if ("reason" in input && OPERATOR_INPUTS.has(input.type)) this.reason = input.reason || null;
     switch (input.type) {
       case "advance":
         if (this.saga.status === "PENDING") this.setSagaStatus("RUNNING");
@@ -503,6 +508,7 @@ class Transition {
       nextAttemptAt: extra.nextAttemptAt ?? null,
       actor: this.env.actor,
       tokenName: this.env.tokenName ?? null,
+      reason: this.reason,
       message: extra.message ?? "",
     });
   }

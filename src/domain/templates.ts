@@ -78,6 +78,28 @@ export function renderTemplates(config: JsonObject, scope: TemplateScope): JsonO
   return renderObject(config, "config", scope);
 }
 
+/**
+ * A copy of `config` with only the `{{vars.NAME}}` templates whose var is given filled in, as text;
+ * the rest stays for run time. RenderDefinition shows an operator this partial plan: what the saga
+ * will be told once its vars are known, before any step has an output.
+ */
+export function renderVarTemplates(config: JsonObject, vars: Record<string, string>): JsonObject {
+  const fill = (value: Json): Json => {
+    if (typeof value === "string") {
+      return value.replace(TEMPLATE, (text, inner: string) => {
+        const target = parseTemplate(inner);
+        return target.kind === "vars" && Object.hasOwn(vars, target.name) ? vars[target.name]! : text;
+      });
+    }
+    if (Array.isArray(value)) return value.map(fill);
+    if (value === null || typeof value !== "object") return value;
+    const out: JsonObject = {};
+    for (const [key, item] of Object.entries(value)) setMember(out, key, fill(item));
+    return out;
+  };
+  return fill(config) as JsonObject;
+}
+
 function renderValue(value: Json, path: string, scope: TemplateScope): Json {
   if (typeof value === "string") return renderString(value, path, scope);
   if (Array.isArray(value)) return value.map((item, i) => renderValue(item, indexPath(path, i), scope));

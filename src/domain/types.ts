@@ -104,6 +104,8 @@ export interface SagaState {
   vars: Record<string, string>;
   labels: Record<string, string>;
   definition: string;
+  /** The registered definition version it was started from; null for an inline create. */
+  definitionRef: DefinitionRef | null;
   requestId: string | null;
   maxRetries: number;
   retryCount: number;
@@ -160,5 +162,13 @@ export interface SagaEvent {
   actor: string;
   /** The API token (its name, never its secret) whose request caused the event; null for the engine. */
   tokenName: string | null;
+  /** The operator's reason for the operation that caused the event; null for the engine's own. */
+  reason: string | null;
   message: string;
+}
+
+/** A definition version a saga was started from. Versions are immutable, so this pins its plan. */
+export interface DefinitionRef {
+  name: string;
+  version: number;
 }

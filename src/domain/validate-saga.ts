@@ -7,11 +7,13 @@
 import { upstreamOf } from "./dag.js";
 import { invalidArgument } from "./errors.js";
 import { mapEntryPath } from "./field-path.js";
-import { LABEL_KEY_PATTERN, SAGA_NAME_PATTERN, VAR_KEY_PATTERN } from "./names.js";
-import { charLength, utf8Length } from "./text-size.js";
-import type { FailurePolicy, JsonObject, StepSpec } from "./types.js";
+import { VAR_KEY_PATTERN } from "./names.js";
+import { utf8Length } from "./text-size.js";
+import type { DefinitionRef, FailurePolicy, JsonObject, StepSpec } from "./types.js";
+import type { CompiledDefinition } from "./validate-definition.js";
+import { checkFailurePolicy, checkLabels, checkMaxChars, checkMaxRetries, checkSagaName, DEFAULT_MAX_RETRIES } from "./validate-fields.js";
 import { checkConfig, type ConfigLimits } from "./validate-config.js";
-import { refCheck, validateSteps, type RawStepSpec } from "./validate-steps.js";
+import { givenVars, refCheck, validateSteps, type RawStepSpec } from "./validate-steps.js";
 import { Violations } from "./violations.js";
 
 export type { RawRetryPolicy } from "./validate-retry-policy.js";
@@ -30,6 +32,8 @@ export interface RawCreateSaga {
   maxRetries: number;
   requestId: string;
   definition: string;
+  /** CreateSaga's `definition_ref` (version 0: the latest); null for inline steps. */
+  definitionRef: DefinitionRef | null;
 }
 
 /** Server-side bounds on a saga (configurable; see DEFAULT_VALIDATION_LIMITS). */
@@ -53,14 +57,17 @@ export interface ValidatedSaga {
   maxRetries: number;
   requestId: string | null;
   definition: string;
+  /** The definition version its steps come from; absent for inline steps. */
+  definitionRef?: DefinitionRef;
+  /**
+   * What idempotency compares for a definition create: the request as sent. Absent for inline
+   * steps, whose validated form is compared (as it always was, so stored hashes stay valid).
+   */
+  requestFingerprint?: unknown;
 }
 
 const MAX_VAR_VALUE_BYTES = 64 * 1024;
-const MAX_LABELS = 64;
-const MAX_LABEL_VALUE_CHARS = 256;
 const MAX_ID_CHARS = 200;
-const DEFAULT_MAX_RETRIES = 3;
-const FAILURE_POLICIES: readonly FailurePolicy[] = ["HOLD", "COMPENSATE"];
 
 /**
  * @throws DomainError INVALID_ARGUMENT listing every violation (up to MAX_VIOLATIONS), each with the
@@ -72,18 +79,61 @@ export function validateCreateSaga(
   isKnownAction: (name: string) => boolean,
 ): ValidatedSaga {
   const report = new Violations();
-  if (raw.name === "") report.add("name", "is required");
-  else if (!SAGA_NAME_PATTERN.test(raw.name)) {
-    report.add("name", "must be 1 to 200 of [A-Za-z0-9_.:/-], starting with a letter or digit");
+  checkSagaName(raw.name, "name", report);
+  if (raw.definitionRef !== null) {
+    report.add("definition_ref", "give either steps or definition_ref, not both");
   }
 
   let steps: StepSpec[] = [];
-  if (raw.steps.length === 0) report.add("steps", "at least one step is required");
+  if (raw.steps.length === 0) report.add("steps", "at least one step is required (or start from a definition with definition_ref)");
   else if (raw.steps.length > limits.maxSteps) {
     report.add("steps", `has ${raw.steps.length} steps; at most ${limits.maxSteps} are allowed`);
-  } else steps = validateSteps(raw.steps, raw.vars, limits, isKnownAction, report);
+  } else steps = validateSteps(raw.steps, givenVars(raw.vars), limits, isKnownAction, report);
 
-  for (const [key, value] of Object.entries(raw.vars)) {
+  checkVarValues(raw.vars, report);
+  const common = checkCommon(raw, { failurePolicy: "HOLD", maxRetries: DEFAULT_MAX_RETRIES }, report);
+  report.throwIfAny();
+  return { name: raw.name, steps, vars: { ...raw.vars }, ...common };
+}
+
+/**
+ * CreateSaga from a registered definition version: the saga takes the definition's steps as they
+ * are (its plan is this snapshot whatever is registered later), its vars after the schema has
+ * checked them and filled in defaults, and the definition's defaults for what the request leaves
+ * unset. Idempotency compares the request as sent, so a retried create still matches after a newer
+ * version was registered.
+ *
+ * @throws DomainError INVALID_ARGUMENT naming each var (`vars["count"]`) or field at fault.
+ */
+export function validateCreateFromDefinition(raw: RawCreateSaga, definition: CompiledDefinition, version: number): ValidatedSaga {
+  const report = new Violations();
+  const name = raw.name === "" ? definition.name : raw.name;
+  checkSagaName(name, "name", report);
+  if (raw.steps.length > 0) report.add("steps", "give either steps or definition_ref, not both");
+  checkVarValues(raw.vars, report);
+  const before = report.size;
+  const vars = definition.vars.apply(raw.vars, report);
+  // A var the schema leaves optional, without a default, that a template reads: the step would
+  // fail at run time, so the create fails now.
+  for (const [needed, readAt] of report.size === before ? definition.varsRead : []) {
+    if (!Object.hasOwn(vars, needed)) {
+      report.add(mapEntryPath("vars", needed), `is read by the definition's ${readAt}; give it, or give it a default in vars_schema`);
+    }
+  }
+  const common = checkCommon(raw, definition, report);
+  report.throwIfAny();
+  return {
+    name,
+    steps: definition.steps,
+    vars,
+    ...common,
+    definitionRef: { name: definition.name, version },
+    requestFingerprint: { ...raw, steps: [], definitionRef: raw.definitionRef },
+  };
+}
+
+function checkVarValues(vars: Record<string, string>, report: Violations): void {
+  for (const [key, value] of Object.entries(vars)) {
     if (!VAR_KEY_PATTERN.test(key)) {
       report.add(mapEntryPath("vars", key), "key must be 1 to 128 of [A-Za-z0-9_], not starting with a digit");
     }
@@ -92,40 +142,18 @@ export function validateCreateSaga(
       report.add(mapEntryPath("vars", key), `value is ${bytes} bytes; at most ${MAX_VAR_VALUE_BYTES} are allowed`);
     }
   }
+}
 
-  const labels = Object.entries(raw.labels);
-  if (labels.length > MAX_LABELS) {
-    report.add("labels", `has ${labels.length} labels; at most ${MAX_LABELS} are allowed`);
-  }
-  for (const [key, value] of labels) {
-    const at = mapEntryPath("labels", key);
-    if (!LABEL_KEY_PATTERN.test(key)) report.add(at, "key must be 1 to 63 of [A-Za-z0-9_./-]");
-    const chars = charLength(value);
-    if (chars > MAX_LABEL_VALUE_CHARS) {
-      report.add(at, `value is ${chars} characters; at most ${MAX_LABEL_VALUE_CHARS} are allowed`);
-    }
-  }
-
-  const failurePolicy = FAILURE_POLICIES.find((p) => p === (raw.failurePolicy || "HOLD"));
-  if (failurePolicy === undefined) {
-    const got = JSON.stringify(raw.failurePolicy);
-    report.add("failure_policy", `unknown failure policy ${got}; expected HOLD or COMPENSATE`);
-  }
-  if (!Number.isInteger(raw.maxRetries) || raw.maxRetries < 0 || raw.maxRetries > 100) {
-    const why = `must be between 0 and 100 (0 means the default, ${DEFAULT_MAX_RETRIES})`;
-    report.add("max_retries", `${why}; got ${raw.maxRetries}`);
-  }
-  checkMaxChars(raw.requestId, "request_id", report);
-  checkMaxChars(raw.definition, "definition", report);
-
-  report.throwIfAny();
+function checkCommon(raw: RawCreateSaga, defaults: { failurePolicy: FailurePolicy; maxRetries: number }, report: Violations) {
+  checkLabels(raw.labels, "labels", report);
+  const failurePolicy = checkFailurePolicy(raw.failurePolicy, defaults.failurePolicy, report);
+  const maxRetries = checkMaxRetries(raw.maxRetries, defaults.maxRetries, report);
+  checkMaxChars(raw.requestId, "request_id", MAX_ID_CHARS, report);
+  checkMaxChars(raw.definition, "definition", MAX_ID_CHARS, report);
   return {
-    name: raw.name,
-    steps,
-    vars: { ...raw.vars },
     labels: { ...raw.labels },
-    failurePolicy: failurePolicy ?? "HOLD",
-    maxRetries: raw.maxRetries === 0 ? DEFAULT_MAX_RETRIES : raw.maxRetries,
+    failurePolicy,
+    maxRetries,
     requestId: raw.requestId === "" ? null : raw.requestId,
     definition: raw.definition,
   };
@@ -152,11 +180,6 @@ export function validateStepConfigReplacement(
   const report = new Violations();
   const upstream = upstreamOf(steps, stepName);
   const names = new Set(steps.map((step) => step.name));
-  checkConfig(config, fieldPrefix, limits, refCheck(vars, names, stepName, (x) => upstream.has(x)), report);
+  checkConfig(config, fieldPrefix, limits, refCheck(givenVars(vars), names, stepName, (x) => upstream.has(x)), report);
   report.throwIfAny();
-}
-
-function checkMaxChars(value: string, field: string, report: Violations): void {
-  const length = charLength(value);
-  if (length > MAX_ID_CHARS) report.add(field, `must be at most ${MAX_ID_CHARS} characters; got ${length}`);
 }

@@ -28,7 +28,7 @@ export interface RawStepSpec {
  */
 export function validateSteps(
   rawSteps: RawStepSpec[],
-  vars: Record<string, string>,
+  vars: VarRule,
   limits: ConfigLimits,
   isKnownAction: (name: string) => boolean,
   report: Violations,
@@ -90,7 +90,7 @@ export function validateSteps(
  */
 function checkStepConfigs(
   specs: StepSpec[],
-  vars: Record<string, string>,
+  vars: VarRule,
   limits: ConfigLimits,
   firstIndex: Map<string, number>,
   upstream: UpstreamIndex | null,
@@ -111,17 +111,23 @@ function checkStepConfigs(
   }
 }
 
-/** The template rule: vars must exist; a step must exist and be `readable` (upstream) from `self`. */
-export function refCheck(
-  vars: Record<string, string>,
-  names: Set<string>,
-  self: string,
-  readable: (step: string) => boolean,
-): RefCheck {
+/** Why a template may not read var `name`, or null if it may. */
+export type VarRule = (name: string) => string | null;
+
+/** An inline saga's templates read the vars it was given. */
+export function givenVars(vars: Record<string, string>): VarRule {
+  return (name) => (Object.hasOwn(vars, name) ? null : `unknown var ${JSON.stringify(name)}; vars has no such key`);
+}
+
+/** A definition's templates read the vars its schema declares, whether or not a saga gives them. */
+export function declaredVars(declared: ReadonlySet<string>): VarRule {
+  return (name) => (declared.has(name) ? null : `unknown var ${JSON.stringify(name)}; vars_schema.properties does not declare it`);
+}
+
+/** The template rule: vars must pass `vars`; a step must exist and be `readable` (upstream) from `self`. */
+export function refCheck(vars: VarRule, names: Set<string>, self: string, readable: (step: string) => boolean): RefCheck {
   return (ref) => {
-    if (ref.kind === "vars") {
-      return Object.hasOwn(vars, ref.name) ? null : `unknown var ${JSON.stringify(ref.name)}; vars has no such key`;
-    }
+    if (ref.kind === "vars") return vars(ref.name);
     const step = JSON.stringify(ref.step);
     if (!names.has(ref.step)) return `reads step ${step}, which does not exist`;
     if (readable(ref.step)) return null;

@@ -15,6 +15,11 @@ export class Violations {
     if (this.list.length < MAX_VIOLATIONS) this.list.push({ field, description });
   }
 
+  /** How many were recorded: lets a check run only if the ones before it found nothing. */
+  get size(): number {
+    return this.list.length;
+  }
+
   get full(): boolean {
     return this.list.length >= MAX_VIOLATIONS;
   }

@@ -103,7 +103,7 @@ export class Engine {
     const actor = "CreateSaga";
     this.assertRunning();
     const id = sagaIdFor(draft.requestId);
-    const hash = draft.requestId === null ? null : requestHash(draft);
+    const hash = draft.requestId === null ? null : requestHash(draft.requestFingerprint ?? draft);
     const now = this.opts.clock.now();
     const { state, created } = newSaga(id, draft, now, actor, tokenName);
     const decision = decide(state, { type: "advance" }, this.env(actor, tokenName));

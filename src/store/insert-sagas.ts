@@ -23,14 +23,16 @@ export type SagaInsertRow = Omit<SagaRow, "sequence" | "created_at" | "updated_a
 const INSERT_SAGAS = `
 WITH i AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, name text, status text, failure_policy text, vars jsonb,
-    labels jsonb, definition text, request_id text, request_hash text, max_retries int, retry_count int, error text,
+    labels jsonb, definition text, definition_name text, definition_version int, request_id text, request_hash text, max_retries int, retry_count int, error text,
     current_step text, cancel_requested boolean, sequence bigint, lease_owner text, lease_expires_at timestamptz,
     created_at timestamptz, updated_at timestamptz, completed_at timestamptz, steps jsonb, events jsonb)
 ), s AS (
-  INSERT INTO sagas (id, name, status, failure_policy, vars, labels, definition, request_id, request_hash,
+  INSERT INTO sagas (id, name, status, failure_policy, vars, labels, definition, definition_name, definition_version,
+    request_id, request_hash,
     max_retries, retry_count, error, current_step, cancel_requested, sequence, lease_owner, lease_expires_at,
     created_at, updated_at, completed_at)
-  SELECT id, name, status, failure_policy, vars, labels, definition, request_id, request_hash, max_retries, retry_count,
+  SELECT id, name, status, failure_policy, vars, labels, definition, definition_name, definition_version, request_id,
+    request_hash, max_retries, retry_count,
     error, current_step, cancel_requested, sequence, lease_owner, coalesce(lease_expires_at, '-infinity'), created_at,
     updated_at, completed_at
   FROM i

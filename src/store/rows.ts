@@ -32,6 +32,8 @@ export interface SagaRow {
   vars: Record<string, string>;
   labels: Record<string, string>;
   definition: string;
+  definition_name: string | null;
+  definition_version: number | null;
   request_id: string | null;
   request_hash: string | null;
   max_retries: number;
@@ -73,6 +75,7 @@ export function sagaFromRow(row: SagaRow, steps: StepRowJson[] | null): SagaStat
     vars: row.vars,
     labels: row.labels,
     definition: row.definition,
+    definitionRef: row.definition_name === null ? null : { name: row.definition_name, version: row.definition_version ?? 0 },
     requestId: row.request_id,
     maxRetries: row.max_retries,
     retryCount: row.retry_count,
@@ -138,8 +141,8 @@ export function eventRowJson(event: SagaEvent): Record<string, unknown> {
 }
 
 export function eventFromRow(row: { sequence: string | number; type: string; at: Date; body: Omit<SagaEvent, "sequence" | "type" | "at"> }): SagaEvent {
-  // Events written before tokens existed have no tokenName in their body.
-  return { ...row.body, tokenName: row.body.tokenName ?? null, sequence: Number(row.sequence), type: row.type as SagaEvent["type"], at: row.at.getTime() };
+  // Events written before tokens (or reasons) existed have no tokenName (reason) in their body.
+  return { ...row.body, tokenName: row.body.tokenName ?? null, reason: row.body.reason ?? null, sequence: Number(row.sequence), type: row.type as SagaEvent["type"], at: row.at.getTime() };
 }
 
 export const toIso = iso;

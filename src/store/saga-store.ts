@@ -63,6 +63,8 @@ export class SagaStore {
       vars: state.vars,
       labels: state.labels,
       definition: state.definition,
+      definition_name: state.definitionRef?.name ?? null,
+      definition_version: state.definitionRef?.version ?? null,
       request_id: state.requestId,
       request_hash: requestHash,
       max_retries: state.maxRetries,

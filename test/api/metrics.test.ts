@@ -23,6 +23,7 @@ function event(type: EventType, step: string | null, o: { sagaStatus?: SagaStatu
     nextAttemptAt: null,
     actor: "engine",
     tokenName: null,
+    reason: null,
     message: "",
   };
 }

@@ -45,6 +45,7 @@ const saga = (o: Partial<RawCreateSaga> = {}): RawCreateSaga => ({
   maxRetries: 0,
   requestId: "",
   definition: "",
+  definitionRef: null,
   ...o,
 });
 

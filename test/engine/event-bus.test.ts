@@ -17,6 +17,7 @@ function event(sequence: number): SagaEvent {
     nextAttemptAt: null,
     actor: "engine",
     tokenName: null,
+    reason: null,
     message: "",
   };
 }

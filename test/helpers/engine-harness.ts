@@ -101,6 +101,7 @@ export function sagaDraft(registry: ActionRegistry, name: string, steps: TestSte
       maxRetries: 0,
       requestId: "",
       definition: "",
+      definitionRef: null,
       steps: steps.map((s) => ({
         name: s.name,
         action: s.action,
