@@ -167,6 +167,8 @@ export function sagaToProto(saga: SagaState, withSteps = true): Saga {
     updateTime: ts(saga.updatedAt),
     completeTime: ts(saga.completedAt),
     requestId: saga.requestId ?? "",
+    definitionName: saga.definitionRef?.name ?? "",
+    definitionVersion: saga.definitionRef?.version ?? 0,
   });
 }
 
@@ -185,6 +187,7 @@ export function eventToProto(event: DomainEvent): SagaEvent {
     nextAttemptTime: ts(event.nextAttemptAt),
     actor: event.actor,
     tokenName: event.tokenName ?? "",
+    reason: event.reason ?? "",
     message: event.message,
   });
 }

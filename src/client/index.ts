@@ -1,8 +1,10 @@
-import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { DefinitionService } from "../gen/saga/v1/definition_pb.js";
 import { SagaService } from "../gen/saga/v1/saga_pb.js";
 
 export * from "../gen/saga/v1/saga_pb.js";
+export * from "../gen/saga/v1/definition_pb.js";
 export { watchedEvents } from "./watched-events.js";
 
 export interface SagaClientOptions {
@@ -24,12 +26,23 @@ export interface SagaClientOptions {
 }
 
 export type SagaClient = Client<typeof SagaService>;
+export type DefinitionClient = Client<typeof DefinitionService>;
 
 /**
  * A typed SagaService client for Node. `baseUrl` is the server's root, e.g. "http://127.0.0.1:8080".
  * Plain HTTP uses h2c for HTTP/2, which sagad serves on the same port as HTTP/1.1.
  */
 export function createSagaClient(baseUrl: string, options: SagaClientOptions = {}): SagaClient {
+  return createClient(SagaService, createSagadTransport(baseUrl, options));
+}
+
+/** A typed DefinitionService client, with the same options as {@link createSagaClient}. */
+export function createDefinitionClient(baseUrl: string, options: SagaClientOptions = {}): DefinitionClient {
+  return createClient(DefinitionService, createSagadTransport(baseUrl, options));
+}
+
+/** The transport both clients use: token header, protocol and HTTP version as the options say. */
+export function createSagadTransport(baseUrl: string, options: SagaClientOptions = {}): Transport {
   const headers = { ...options.headers };
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   const withHeaders: Interceptor = (next) => (req) => {
@@ -43,11 +56,9 @@ export function createSagaClient(baseUrl: string, options: SagaClientOptions = {
   // the server's request limit (32 MiB by default) be what refuses an oversized request instead.
   const nodeOptions = { maxSessionMemory: 80 };
   const http = httpVersion === "2" ? ({ httpVersion, nodeOptions } as const) : ({ httpVersion } as const);
-  const transport =
-    options.protocol === "grpc"
-      ? createGrpcTransport({ baseUrl, interceptors, nodeOptions })
-      : options.protocol === "grpc-web"
-        ? createGrpcWebTransport({ baseUrl, interceptors, useBinaryFormat, ...http })
-        : createConnectTransport({ baseUrl, interceptors, useBinaryFormat, ...http });
-  return createClient(SagaService, transport);
+  return options.protocol === "grpc"
+    ? createGrpcTransport({ baseUrl, interceptors, nodeOptions })
+    : options.protocol === "grpc-web"
+      ? createGrpcWebTransport({ baseUrl, interceptors, useBinaryFormat, ...http })
+      : createConnectTransport({ baseUrl, interceptors, useBinaryFormat, ...http });
 }

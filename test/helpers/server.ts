@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Action } from "../../src/actions/action.js";
-import { createSagaClient, type SagaClient, type SagaClientOptions } from "../../src/client/index.js";
+import { createDefinitionClient, createSagaClient, type DefinitionClient, type SagaClient, type SagaClientOptions } from "../../src/client/index.js";
 import type { IssuedToken } from "../../src/auth/issue-token.js";
 import type { Clock } from "../../src/domain/clock.js";
 import type { Scope } from "../../src/domain/scopes.js";
@@ -47,6 +47,8 @@ export interface TestServer {
   /** Its name, as recorded on events and RPC log lines. */
   adminTokenName: string;
   client(options?: TestClientOptions): SagaClient;
+  /** A DefinitionService client, token as for {@link client}. */
+  definitions(options?: TestClientOptions): DefinitionClient;
   /** Creates a token and waits until this server accepts it. */
   issueToken(scopes: readonly Scope[], name?: string): Promise<IssuedToken>;
   /** Closes the server, and drops the database if this server created it. */
@@ -87,6 +89,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     adminToken: admin.token,
     adminTokenName: admin.name,
     client: ({ token = admin.token, ...rest } = {}) => createSagaClient(server.url, { ...rest, token: token ?? undefined }),
+    definitions: ({ token = admin.token, ...rest } = {}) => createDefinitionClient(server.url, { ...rest, token: token ?? undefined }),
     async issueToken(scopes, name) {
       const issued = await createTestToken(db.pool, scopes, name);
       await server.tokens.reload();
