@@ -40,7 +40,13 @@ export const NO_VARS: VarsSchema = {
 export function compileVarsSchema(schema: JsonObject, field: string, report: Violations): VarsSchema | null {
   const ajv = new Ajv2020({ strict: true, allErrors: true, coerceTypes: true, useDefaults: true, validateFormats: false });
   if (!ajv.validateSchema(schema)) {
-    for (const error of ajv.errors ?? []) report.add(schemaPath(schema, field, error.instancePath), describe(error));
+    // The meta-schema's anyOf branches each report on the same spot; one line per spot is enough.
+    const seen = new Set<string>();
+    for (const error of ajv.errors ?? []) {
+      const at = schemaPath(schema, field, error.instancePath);
+      if (!seen.has(at)) report.add(at, describe(error));
+      seen.add(at);
+    }
     return null;
   }
   const before = report.full;
