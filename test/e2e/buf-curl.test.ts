@@ -33,6 +33,7 @@ describe("buf curl against a running sagad, schema from reflection", () => {
       "grpc.health.v1.Health",
       "grpc.reflection.v1.ServerReflection",
       "grpc.reflection.v1alpha.ServerReflection",
+      "saga.v1.DefinitionService",
       "saga.v1.SagaService",
     ]);
   });
