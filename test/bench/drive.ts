@@ -20,7 +20,11 @@ export interface DriveOptions {
   label: string;
   /** Watch with batch_events (a transition's events in one message) instead of one per event. */
   batchEvents: boolean;
+  /** The CreateSaga request of saga `i`, instead of inline steps of `shape` (e.g. from a definition). */
+  request?: (i: number) => CreateSagaInit;
 }
+
+export type CreateSagaInit = Parameters<SagaClient["createSaga"]>[0];
 
 export interface DriveResult {
   elapsedMs: number;
@@ -63,7 +67,7 @@ export async function driveSagas(client: SagaClient, options: DriveOptions): Pro
       const i = next++;
       const t0 = performance.now();
       const sentAt = Date.now();
-      const { saga } = await client.createSaga({
+      const { saga } = await client.createSaga(options.request?.(i) ?? {
         name: `bench-${options.label}`,
         labels: { bench: options.label },
         steps: stepSpecs(options.steps, options.shape, i),

@@ -30,7 +30,7 @@ export interface BenchOptions {
   oneByOne: boolean;
 }
 
-export const SCENARIOS = ["baseline", "throughput", "latency", "watch", "watch-floor", "rss", "list"] as const;
+export const SCENARIOS = ["baseline", "throughput", "latency", "definition-create", "watch", "watch-floor", "rss", "list"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 const DEFAULTS: Omit<BenchOptions, "only" | "profileDir" | "fromSource" | "oneByOne"> = {

@@ -1,9 +1,10 @@
 import os from "node:os";
 import path from "node:path";
-import { createSagaClient, type SagaClient } from "../../src/client/index.js";
+import { createDefinitionClient, createSagaClient, type SagaClient } from "../../src/client/index.js";
 import type { RunningSagad } from "../helpers/replica-process.js";
 import { pgbenchBaseline } from "./baseline.js";
 import { cpuCost, cpuSnapshot, type CpuCost } from "./cpu-usage.js";
+import { definitionCreateScenario, type DefinitionCreateResult } from "./definition-create.js";
 import { costPerStep, readCounters, resetStatements, topStatements, type DbCost, type StatementCost } from "./db-cost.js";
 import { driveSagas, type DriveResult, type Shape } from "./drive.js";
 import { buildServer, createAdminToken, openBenchDatabase, rssMiB, startReplicas, withClient, type BenchDatabase } from "./environment.js";
@@ -50,6 +51,8 @@ export interface BenchResult {
     /** pg_stat_statements over the C=1 rounds alone (embedded Postgres only). */
     statements: StatementCost[] | null;
   };
+  /** CreateSaga from a registered definition against the same saga inline, alternating rounds. */
+  definitionCreate: DefinitionCreateResult | null;
   /** Streams on the replica driving the sagas, and on another one (delivery over LISTEN/NOTIFY). */
   /** sameReplicaBatched: the same replica's streams with batch_events (a commit's events in one message). */
   watch: { sameReplica: WatchSeries; sameReplicaBatched: WatchSeries; crossReplica: WatchSeries } | null;
@@ -171,6 +174,10 @@ async function runAll(
     serialStatements = await topStatements(db.url, db.statementStats);
   }
 
+  const definitionCreate = on("definition-create")
+    ? await definitionCreateScenario(client, createDefinitionClient(a.url, { protocol: "grpc", token }), db.url, a.pid, { ...options, batchEvents: !options.oneByOne }, log)
+    : null;
+
   let watch: BenchResult["watch"] = null;
   if (on("watch")) {
     const target = (label: string, replica: RunningSagad) => ({
@@ -211,8 +218,8 @@ async function runAll(
   if (on("list")) {
     for (const size of options.listSizes) {
       log(`list: filling the table to ${size} sagas`);
-      await fillSagas(db.url, size);
-      list.push(await measureList(client, size));
+      await fillSagas(db.url, size, Math.floor(Math.max(...options.listSizes) / 2));
+      list.push(await measureList(client, size, db.url));
     }
   }
 
@@ -223,6 +230,7 @@ async function runAll(
     baseline,
     throughput,
     latency: { serial, statements: serialStatements },
+    definitionCreate,
     watch,
     watchFloor,
     rss,

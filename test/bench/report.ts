@@ -1,3 +1,4 @@
+import type { CpuPerSaga } from "./definition-create.js";
 import type { BenchResult } from "./main.js";
 import type { Percentiles } from "./stats.js";
 import type { DeliveryResult } from "./watch.js";
@@ -31,6 +32,18 @@ export function printTable(r: BenchResult): void {
       rows.push([`  C=1 pg: ${s.calls} calls, exec ${s.meanExecMs} + plan ${s.meanPlanMs} ms`, s.query.slice(0, 70)]);
     }
   }
+  const d = r.definitionCreate;
+  if (d) {
+    for (const [what, p] of [["CreateSaga only, creates/s", d.createOnly], ["create -> COMPLETED, sagas/s", d.endToEnd]] as const) {
+      rows.push([`definition vs inline, C=${d.concurrency}: ${what}`, `${p.definitionPerSec} vs ${p.inlinePerSec}  (ratio ${p.ratio})`]);
+      rows.push([`  rounds definition / inline`, `${p.definitionRounds.join(", ")} / ${p.inlineRounds.join(", ")}  (pairs ${p.pairRatios.join(", ")})`]);
+      rows.push([`  latency definition, ms`, pct(p.definitionLatencyMs)]);
+      rows.push([`  latency inline, ms`, pct(p.inlineLatencyMs)]);
+      const c = (x: CpuPerSaga) => `${x.sagad} / ${x.client} / ${x.postgres} = ${x.total}`;
+      rows.push([`  CPU ms per saga, sagad / client / postgres: definition`, c(p.definitionCpuMsPerSaga)]);
+      rows.push([`  CPU ms per saga, sagad / client / postgres: inline`, c(p.inlineCpuMsPerSaga)]);
+    }
+  }
   rows.push(...watchRows(r));
   if (r.rss) {
     rows.push([`server RSS, no streams`, `${r.rss.baselineMiB} MiB`]);
@@ -39,6 +52,14 @@ export function printTable(r: BenchResult): void {
   for (const l of r.list) {
     rows.push([`ListSagas first page at ${l.sagas} sagas, ms`, pct(l.firstPage)]);
     rows.push([`ListSagas deep page at ${l.sagas} sagas, ms`, pct(l.deepPage)]);
+    const f = l.filtered;
+    rows.push([`  first page, definition name + version, ms`, pct(f.definitionVersion)]);
+    rows.push([`  first page, definition name (any version), ms`, pct(f.definitionAnyVersion)]);
+    rows.push([`  first page, created_after/created_before window, ms`, pct(f.createdWindow)]);
+    rows.push([`  first page, definition + window, ms`, pct(f.definitionInWindow)]);
+    rows.push([`  first page, dormant definition name (any version), ms`, pct(f.dormantAnyVersion)]);
+    rows.push([`  first page, dormant definition name + version, ms`, pct(f.dormantVersion)]);
+    rows.push([`  first page again, after the other samples, ms`, pct(l.firstPageAgain)]);
   }
   for (const s of r.topStatements ?? []) {
     rows.push([`  pg: ${s.calls} calls, exec ${s.meanExecMs} + plan ${s.meanPlanMs} ms`, s.query.slice(0, 70)]);
