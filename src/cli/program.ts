@@ -1,0 +1,74 @@
+import { Command, CommanderError, Option } from "commander";
+import { runTokenCommand } from "./token-command.js";
+import type { CliIo } from "./context.js";
+import { addDefinitionCommands } from "./def-commands.js";
+import { describeError } from "./report-error.js";
+import { EXIT, EXIT_CODES_HELP } from "./exit-codes.js";
+import { createRunner } from "./run.js";
+import { addSagaCommands } from "./saga-commands.js";
+import { addStepCommands } from "./step-commands.js";
+
+/** The first words that make `sagad` the operator CLI instead of the server. */
+export const CLI_COMMANDS: ReadonlySet<string> = new Set(["def", "saga", "step", "token", "help"]);
+
+const DEFAULT_URL = "http://127.0.0.1:8080";
+
+/**
+ * `sagad def|saga|step|token …`: the operator CLI. It talks to any running sagad over the
+ * generated client (so it works against any replica anywhere); only `token` goes to the database,
+ * because it makes the credentials the API needs. Returns the exit code (see exit-codes.ts).
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  if (argv[0] === "token") {
+    return runTokenCommand(argv.slice(1), {
+      env: io.env,
+      stdout: (t) => io.stdout.write(t),
+      stderr: (t) => io.stderr.write(t),
+    });
+  }
+  const state = { exitCode: 0 };
+  const program = buildProgram(io, state);
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are successes; every parse error is a usage error.
+      return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    }
+    const { lines, code } = describeError(err, DEFAULT_URL);
+    for (const line of lines) io.stderr.write(`${line}\n`);
+    return code;
+  }
+  return state.exitCode;
+}
+
+function buildProgram(io: CliIo, state: { exitCode: number }): Command {
+  const program = new Command("sagad")
+    .description("sagad's operator CLI: definitions, sagas and steps on a running sagad (run `sagad --help` for the server)")
+    .addOption(new Option("--url <url>", "the sagad to talk to").env("SAGAD_URL").default(DEFAULT_URL))
+    .addOption(new Option("--token <token>", "API token (sagad_…)").env("SAGAD_TOKEN"))
+    .addOption(new Option("--protocol <protocol>", "wire protocol").choices(["connect", "grpc", "grpc-web"]).default("connect"))
+    .addOption(new Option("-o, --output <format>", "table, json (proto JSON) or jsonl (one object per line)").choices(["table", "json", "jsonl"]).default("table"))
+    .option("--no-color", "no colour (there is none off a terminal, or with NO_COLOR set)")
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpCommand(true)
+    .addHelpText("after", `\n  token                  create, list, revoke API tokens (sagad token --help)\n\n${EXIT_CODES_HELP}`)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      outputError: (text, write) => write(text.replace(/^error: /, "sagad: ")),
+    });
+  const run = createRunner(io, state);
+  addDefinitionCommands(program, run);
+  addSagaCommands(program, run);
+  addStepCommands(program, run);
+  for (const command of program.commands) applyToTree(command);
+  return program;
+}
+
+/** Subcommands inherit the parent's error handling and output, so usage errors exit with 2. */
+function applyToTree(command: Command): void {
+  command.exitOverride().showHelpAfterError("(run with --help for usage)");
+  for (const child of command.commands) applyToTree(child);
+}
