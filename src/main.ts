@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import type { Logger } from "pino";
 import { bootstrapNotice } from "./auth/issue-token.js";
-import { runTokenCommand } from "./cli/token-command.js";
+import { CLI_COMMANDS, runCli } from "./cli/program.js";
 import { CONFIG_HELP, loadConfig, type Config } from "./config.js";
 import { createLogger } from "./logger.js";
 import { build, type Server } from "./server.js";
@@ -14,13 +14,12 @@ import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedPostgres } f
  */
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  if (argv[0] === "token") {
-    const io = { env: process.env, stdout: (t: string) => process.stdout.write(t), stderr: (t: string) => process.stderr.write(t) };
-    process.exitCode = await runTokenCommand(argv.slice(1), io);
+  if (argv[0] !== undefined && CLI_COMMANDS.has(argv[0])) {
+    process.exitCode = await runCli(argv, { env: process.env, stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
     return;
   }
   if (argv.includes("--help") || argv.includes("-h")) {
-    process.stdout.write(`Usage: sagad [flags]\n       sagad token create|list|revoke ... (sagad token --help)\n\n${CONFIG_HELP}\n`);
+    process.stdout.write(`Usage: sagad [flags]              run the server\n       sagad def|saga|step|token ...  the operator CLI (sagad help)\n\n${CONFIG_HELP}\n`);
     return;
   }
   let config: Config;
