@@ -1,21 +1,30 @@
+import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SAGA_SERVICE_SCOPES } from "../../src/api/method-scopes.js";
-import type { SagaClient } from "../../src/client/index.js";
+import { DefinitionService, DefinitionState, SagaService, type DefinitionClient, type SagaClient } from "../../src/client/index.js";
 import { revokeToken } from "../../src/store/token-store.js";
-import { PROTOCOLS } from "../helpers/rpc.js";
+import { PROTOCOLS, type Protocol } from "../helpers/rpc.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
-type Rpc = keyof typeof SAGA_SERVICE_SCOPES;
+type SagaRpc = keyof typeof SagaService.method;
+type DefinitionRpc = keyof typeof DefinitionService.method;
 
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
+const UNKNOWN_DEFINITION = "matrix-no-such-definition";
 
 /**
- * One call per RPC. Where access is granted they mostly answer NOT_FOUND (no such saga), which is
- * the point: the access decision comes before the handler. Typed over the access table, so a new
- * RPC without a row here does not compile.
+ * What an RPC needs, written out independently of src/api/method-scopes.ts: `read` is
+ * sagas:read, `execute` sagas:execute, `write` definitions:write, `admin` admin.
  */
-const CALLS: Record<Rpc, (client: SagaClient) => Promise<unknown>> = {
+type Need = "read" | "execute" | "write" | "admin";
+
+/**
+ * One call per RPC. Where access is granted they mostly answer NOT_FOUND (no such saga or
+ * definition), which is the point: the access decision comes before the handler. Typed over the
+ * generated service, so a new RPC without a row here does not compile; and the matrix walks the
+ * service descriptor's methods, so it also fails at run time (vitest does not type-check).
+ */
+const SAGA_CALLS: Record<SagaRpc, (client: SagaClient) => Promise<unknown>> = {
   getSaga: (c) => c.getSaga({ id: UNKNOWN_ID }),
   listSagas: (c) => c.listSagas({}),
   watchSaga: async (c) => {
@@ -33,8 +42,7 @@ const CALLS: Record<Rpc, (client: SagaClient) => Promise<unknown>> = {
   deleteSaga: (c) => c.deleteSaga({ id: UNKNOWN_ID }),
 };
 
-/** The expected table, written out independently of src/api/method-scopes.ts. */
-const NEEDS: Record<Rpc, "read" | "execute" | "admin"> = {
+const SAGA_NEEDS: Record<SagaRpc, Need> = {
   getSaga: "read",
   listSagas: "read",
   watchSaga: "read",
@@ -48,25 +56,58 @@ const NEEDS: Record<Rpc, "read" | "execute" | "admin"> = {
   deleteSaga: "admin",
 };
 
-const CALLERS = ["no token", "garbage token", "wrong secret", "unknown key id", "revoked token", "read", "execute", "read+execute", "admin"] as const;
+/** Registering the same spec again answers the existing version (`created` false), so callers can repeat it. */
+const DEFINITION_CALLS: Record<DefinitionRpc, (client: DefinitionClient) => Promise<unknown>> = {
+  registerDefinition: (c) => c.registerDefinition({ spec: { name: "matrix-definition", steps: [{ name: "a", action: "noop" }] } }),
+  getDefinition: (c) => c.getDefinition({ name: UNKNOWN_DEFINITION }),
+  listDefinitions: (c) => c.listDefinitions({}),
+  listDefinitionVersions: (c) => c.listDefinitionVersions({ name: UNKNOWN_DEFINITION }),
+  renderDefinition: (c) => c.renderDefinition({ name: UNKNOWN_DEFINITION }),
+  setDefinitionState: (c) => c.setDefinitionState({ name: UNKNOWN_DEFINITION, version: 1, state: DefinitionState.DISABLED }),
+};
+
+const DEFINITION_NEEDS: Record<DefinitionRpc, Need> = {
+  registerDefinition: "write",
+  getDefinition: "read",
+  listDefinitions: "read",
+  listDefinitionVersions: "read",
+  renderDefinition: "read",
+  setDefinitionState: "write",
+};
+
+const CALLERS = [
+  "no token",
+  "garbage token",
+  "wrong secret",
+  "unknown key id",
+  "revoked token",
+  "read",
+  "execute",
+  "read+execute",
+  "write",
+  "read+write",
+  "admin",
+] as const;
 type Caller = (typeof CALLERS)[number];
 
 /** What each caller may do; everyone else gets UNAUTHENTICATED. */
-const GRANTS: Partial<Record<Caller, ReadonlyArray<"read" | "execute" | "admin">>> = {
+const GRANTS: Partial<Record<Caller, readonly Need[]>> = {
   read: ["read"],
   execute: ["execute"],
   "read+execute": ["read", "execute"],
-  admin: ["read", "execute", "admin"],
+  write: ["write"],
+  "read+write": ["read", "write"],
+  admin: ["read", "execute", "write", "admin"],
 };
 
-const SCOPE_NAMES = { read: "sagas:read", execute: "sagas:execute", admin: "admin" } as const;
+const SCOPE_NAMES = { read: "sagas:read", execute: "sagas:execute", write: "definitions:write", admin: "admin" } as const;
 
 type Outcome = "granted" | "UNAUTHENTICATED" | "PERMISSION_DENIED";
 
-function expected(caller: Caller, rpc: Rpc): Outcome {
+function expected(caller: Caller, need: Need): Outcome {
   const grants = GRANTS[caller];
   if (!grants) return "UNAUTHENTICATED";
-  return grants.includes(NEEDS[rpc]) ? "granted" : "PERMISSION_DENIED";
+  return grants.includes(need) ? "granted" : "PERMISSION_DENIED";
 }
 
 /** Granted means the handler ran: success or any code but the two access codes. */
@@ -82,7 +123,20 @@ async function outcome(call: Promise<unknown>): Promise<{ outcome: Outcome; mess
   }
 }
 
-describe("the access matrix: every SagaService RPC × every kind of caller", () => {
+/** One service's half of the matrix: its descriptor, a client for it, and its two tables. */
+interface ServiceMatrix<C> {
+  service: DescService;
+  client(ts: TestServer, protocol: Protocol, token: string | null): C;
+  calls: Record<string, (client: C) => Promise<unknown>>;
+  needs: Record<string, Need>;
+}
+
+const SERVICES: ReadonlyArray<ServiceMatrix<SagaClient> | ServiceMatrix<DefinitionClient>> = [
+  { service: SagaService, client: (ts, protocol, token) => ts.client({ protocol, token }), calls: SAGA_CALLS, needs: SAGA_NEEDS },
+  { service: DefinitionService, client: (ts, protocol, token) => ts.definitions({ protocol, token }), calls: DEFINITION_CALLS, needs: DEFINITION_NEEDS },
+];
+
+describe("the access matrix: every SagaService and DefinitionService RPC × every kind of caller", () => {
   let ts: TestServer;
   const tokens = new Map<Caller, string | null>();
   /** Everything a message must never mention: other tokens' names, key ids and secrets. */
@@ -93,6 +147,8 @@ describe("the access matrix: every SagaService RPC × every kind of caller", () 
     const read = await ts.issueToken(["sagas:read"], "matrix-read");
     const execute = await ts.issueToken(["sagas:execute"], "matrix-execute");
     const both = await ts.issueToken(["sagas:read", "sagas:execute"], "matrix-read-execute");
+    const write = await ts.issueToken(["definitions:write"], "matrix-write");
+    const readWrite = await ts.issueToken(["sagas:read", "definitions:write"], "matrix-read-write");
     const revoked = await ts.issueToken(["admin"], "matrix-revoked");
     await revokeToken(ts.db.pool, "matrix-revoked");
     await ts.server.tokens.reload();
@@ -106,8 +162,10 @@ describe("the access matrix: every SagaService RPC × every kind of caller", () 
     tokens.set("read", read.token);
     tokens.set("execute", execute.token);
     tokens.set("read+execute", both.token);
+    tokens.set("write", write.token);
+    tokens.set("read+write", readWrite.token);
     tokens.set("admin", admin);
-    for (const t of [read, execute, both, revoked]) secrets.push(t.name, t.keyId, t.token.slice(-43));
+    for (const t of [read, execute, both, write, readWrite, revoked]) secrets.push(t.name, t.keyId, t.token.slice(-43));
     secrets.push(adminKeyId, admin.slice(-43));
   });
 
@@ -115,29 +173,52 @@ describe("the access matrix: every SagaService RPC × every kind of caller", () 
     await ts?.close();
   });
 
-  for (const protocol of PROTOCOLS) {
-    it.each(CALLERS)(`over ${protocol}: %s`, async (caller) => {
-      const client = ts.client({ protocol, token: tokens.get(caller) ?? null });
-      const actual: Record<string, Outcome> = {};
-      const want: Record<string, Outcome> = {};
-      for (const rpc of Object.keys(CALLS) as Rpc[]) {
-        const result = await outcome(CALLS[rpc](client));
-        actual[rpc] = result.outcome;
-        want[rpc] = expected(caller, rpc);
-        const method = rpc[0]!.toUpperCase() + rpc.slice(1);
-        if (result.outcome === "PERMISSION_DENIED") {
-          const scope = SCOPE_NAMES[NEEDS[rpc]];
-          expect(result.message).toBe(`${method} needs scope ${scope}${scope === "admin" ? "" : " (or admin)"}`);
-        }
-        for (const secret of secrets) expect(result.message, `${rpc} message`).not.toContain(secret);
-      }
-      expect(actual).toEqual(want);
+  for (const { service, client: clientFor, calls, needs } of SERVICES) {
+    it(`has a call and an expected scope for every ${service.typeName} RPC in the descriptor, and no others`, () => {
+      const rpcs = service.methods.map((m) => m.localName).sort();
+      expect(Object.keys(calls).sort()).toEqual(rpcs);
+      expect(Object.keys(needs).sort()).toEqual(rpcs);
     });
+
+    for (const protocol of PROTOCOLS) {
+      it.each(CALLERS)(`${service.typeName} over ${protocol}: %s`, async (caller) => {
+        const client = clientFor(ts, protocol, tokens.get(caller) ?? null);
+        const actual: Record<string, Outcome | "no entry in the test's tables"> = {};
+        const want: Record<string, Outcome> = {};
+        // Walks the descriptor, not the tables: an RPC the tables lack shows up as a mismatch.
+        for (const method of service.methods) {
+          const rpc = method.localName;
+          const call = calls[rpc] as ((c: typeof client) => Promise<unknown>) | undefined;
+          const need = needs[rpc];
+          if (call === undefined || need === undefined) {
+            actual[rpc] = "no entry in the test's tables";
+            want[rpc] = "granted";
+            continue;
+          }
+          const result = await outcome(call(client));
+          actual[rpc] = result.outcome;
+          want[rpc] = expected(caller, need);
+          if (result.outcome === "PERMISSION_DENIED") {
+            const scope = SCOPE_NAMES[need];
+            expect(result.message).toBe(`${method.name} needs scope ${scope}${scope === "admin" ? "" : " (or admin)"}`);
+          }
+          for (const secret of secrets) expect(result.message, `${rpc} message`).not.toContain(secret);
+        }
+        expect(actual).toEqual(want);
+      });
+    }
   }
 
-  it("over gRPC-Web too, for a refused and a granted call", async () => {
+  it("over gRPC-Web too, for a refused and a granted call of each service", async () => {
     const refused = await outcome(ts.client({ protocol: "grpc-web", token: null }).listSagas({}));
     const granted = await outcome(ts.client({ protocol: "grpc-web" }).listSagas({}));
-    expect([refused.outcome, granted.outcome]).toEqual(["UNAUTHENTICATED", "granted"]);
+    const refusedDefs = await outcome(ts.definitions({ protocol: "grpc-web", token: null }).listDefinitions({}));
+    const grantedDefs = await outcome(ts.definitions({ protocol: "grpc-web" }).listDefinitions({}));
+    expect([refused.outcome, granted.outcome, refusedDefs.outcome, grantedDefs.outcome]).toEqual([
+      "UNAUTHENTICATED",
+      "granted",
+      "UNAUTHENTICATED",
+      "granted",
+    ]);
   });
 });
