@@ -45,6 +45,11 @@ export interface Config {
   readonly breakerFailures: number;
   /** How long an open breaker waits before it lets one probe call through. */
   readonly breakerOpenMs: number;
+  /**
+   * Delete COMPLETED, COMPENSATED and CANCELLED sagas that finished more than this many days ago;
+   * 0 (the default) keeps every saga. FAILED and COMPENSATION_FAILED are never deleted by it.
+   */
+  readonly retentionDays: number;
 }
 
 /** How log lines are written. */
@@ -139,6 +144,10 @@ const SETTINGS = {
     flag: "--cors-origins", env: "SAGAD_CORS_ORIGINS", arg: "<origins>", defaultHelp: "unset: no other origin",
     help: "comma list of exact origins (https://app.example.com) whose web pages may call sagad; * for any",
   },
+  retentionDays: {
+    flag: "--retention-days", env: "SAGAD_RETENTION_DAYS", arg: "<days>", default: "0",
+    help: "delete COMPLETED, COMPENSATED and CANCELLED sagas that finished more than this many days ago (0: keep every saga); FAILED and COMPENSATION_FAILED are never deleted",
+  },
 } as const satisfies Record<string, Setting>;
 
 type Key = keyof typeof SETTINGS;
@@ -206,8 +215,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): Con
     metricsPort: read("metricsPort") === undefined ? undefined : int("metricsPort", 0, 65535),
     breakerFailures: int("breakerFailures", 0),
     breakerOpenMs: int("breakerOpenMs", 10),
+    // At most 100 years, so the cutoff is always a date Postgres and JavaScript can both hold.
+    retentionDays: int("retentionDays", 0, MAX_RETENTION_DAYS),
   });
 }
+
+const MAX_RETENTION_DAYS = 36_500;
 
 const FLAGS: ReadonlySet<string> = new Set(Object.values(SETTINGS).map((s) => s.flag));
 

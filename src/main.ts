@@ -54,6 +54,7 @@ async function main(): Promise<void> {
       metricsPort: config.metricsPort,
       corsOrigins: config.corsOrigins,
       breaker: { failures: config.breakerFailures, openMs: config.breakerOpenMs },
+      retentionDays: config.retentionDays,
       logger,
       // Embedded means a developer's machine: hand them a working admin token (see README).
       bootstrapAdminToken: embedded !== null,

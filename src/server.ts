@@ -23,9 +23,11 @@ import { Engine } from "./engine/engine.js";
 import { EventBus } from "./engine/event-bus.js";
 import { HealthMonitor } from "./engine/health-monitor.js";
 import { NotificationListener, sagaEventsHandler } from "./engine/notification-listener.js";
+import { RetentionSweeper } from "./engine/retention-sweeper.js";
 import { DatabaseProbe } from "./store/database-probe.js";
 import { migrate } from "./store/migrate.js";
 import { createPool } from "./store/pool.js";
+import { deleteOldSagas } from "./store/retention.js";
 import { SagaStore } from "./store/saga-store.js";
 import { loadActiveTokens, TOKENS_CHANNEL } from "./store/token-store.js";
 
@@ -70,6 +72,11 @@ export interface ServerOptions {
   corsOrigins?: readonly string[];
   /** Circuit breakers: consecutive failures that open one (0: none) and its open time; default 5 / 10,000 ms. */
   breaker?: BreakerSettings;
+  /**
+   * Delete COMPLETED, COMPENSATED and CANCELLED sagas that finished more than this many days ago
+   * (see engine/retention-sweeper.ts); 0 or unset keeps every saga.
+   */
+  retentionDays?: number;
 }
 
 export interface Server {
@@ -207,6 +214,16 @@ export async function build(options: ServerOptions): Promise<Server> {
     throw err;
   }
   engine.start();
+  const retention = options.retentionDays
+    ? new RetentionSweeper({
+        retentionDays: options.retentionDays,
+        deleteBatch: (cutoff, limit) => deleteOldSagas(pool, cutoff, limit),
+        now: () => clock.now(),
+        logger,
+        onDeleted: (count) => metrics.retentionDeleted(count),
+      })
+    : null;
+  retention?.start();
   const url = `http://${options.host.includes(":") ? `[${options.host}]` : options.host}:${http.port}`;
   logger.info({ url, metrics_port: metricsHttp?.port }, "sagad listening");
 
@@ -228,6 +245,7 @@ export async function build(options: ServerOptions): Promise<Server> {
       closing ??= (async () => {
         health.drain(); // before the shutdown signal, so health watchers hear NOT_SERVING first
         shutdown.abort();
+        await retention?.stop(); // at most one short batch in flight
         await engine.stop(options.shutdownGraceMs);
         await http.close(1_000);
         await metricsHttp?.close(1_000);

@@ -23,6 +23,7 @@ describe("loadConfig", () => {
       metricsPort: undefined,
       breakerFailures: 5,
       breakerOpenMs: 10_000,
+      retentionDays: 0,
     });
     expect(config.replicaId).toMatch(new RegExp(`-${process.pid}-[0-9a-f]{4}$`));
     expect(Object.isFrozen(config)).toBe(true);
@@ -54,6 +55,7 @@ describe("loadConfig", () => {
         SAGAD_BREAKER_OPEN_MS: "2500",
         SAGAD_ROOT_POSTGRES_DIR: "/srv/sagad-postgres",
         SAGAD_CORS_ORIGINS: "https://app.example.com, http://localhost:5173",
+        SAGAD_RETENTION_DAYS: "30",
       },
       [],
     );
@@ -78,7 +80,27 @@ describe("loadConfig", () => {
       breakerOpenMs: 2500,
       rootPostgresDir: "/srv/sagad-postgres",
       corsOrigins: ["https://app.example.com", "http://localhost:5173"],
+      retentionDays: 30,
     });
+  });
+
+  it("keeps every saga unless told a retention in days, flag beating variable", () => {
+    expect(loadConfig({}, []).retentionDays).toBe(0);
+    expect(loadConfig({ SAGAD_RETENTION_DAYS: "" }, []).retentionDays).toBe(0);
+    expect(loadConfig({ SAGAD_RETENTION_DAYS: "0" }, []).retentionDays).toBe(0);
+    expect(loadConfig({ SAGAD_RETENTION_DAYS: "7" }, []).retentionDays).toBe(7);
+    expect(loadConfig({ SAGAD_RETENTION_DAYS: "7" }, ["--retention-days", "90"]).retentionDays).toBe(90);
+    expect(loadConfig({}, ["--retention-days=1"]).retentionDays).toBe(1);
+    expect(CONFIG_HELP).toContain("--retention-days <days>, SAGAD_RETENTION_DAYS (default 0)");
+  });
+
+  it.each([
+    [{}, ["--retention-days", "-1"], '--retention-days must be an integer from 0 to 36500, got "-1"'],
+    [{}, ["--retention-days", "1.5"], '--retention-days must be an integer from 0 to 36500, got "1.5"'],
+    [{ SAGAD_RETENTION_DAYS: "a week" }, [], 'SAGAD_RETENTION_DAYS must be an integer from 0 to 36500, got "a week"'],
+    [{ SAGAD_RETENTION_DAYS: "100000" }, [], 'SAGAD_RETENTION_DAYS must be an integer from 0 to 36500, got "100000"'],
+  ] as const)("rejects the retention %j %j naming the culprit", (env, argv, message) => {
+    expect(() => loadConfig(env, argv)).toThrow(message);
   });
 
   it("defaults to no CORS origins and root's postgres folder in /var/lib/sagad", () => {

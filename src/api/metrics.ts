@@ -61,6 +61,7 @@ export class Metrics implements EngineObserver {
   private readonly streamsOpen: Gauge<"service" | "method">;
   private readonly rpcs: Counter<"service" | "method" | "code">;
   private readonly rpcDuration: Histogram<"service" | "method" | "code">;
+  private readonly retentionDeletedTotal: Counter;
 
   constructor(options: MetricsOptions) {
     const registers = [this.registry];
@@ -145,6 +146,11 @@ export class Metrics implements EngineObserver {
       buckets: RPC_BUCKETS,
       registers,
     });
+    this.retentionDeletedTotal = new Counter({
+      name: "sagad_retention_deleted_sagas_total",
+      help: "Sagas (with their steps and events) this replica deleted because they finished (COMPLETED, COMPENSATED, CANCELLED) longer ago than --retention-days.",
+      registers,
+    });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -198,6 +204,11 @@ export class Metrics implements EngineObserver {
       closed = true;
       this.streamsOpen.dec({ service, method });
     };
+  }
+
+  /** Counts sagas this replica's retention sweep deleted (engine/retention-sweeper.ts reports each batch). */
+  retentionDeleted(count: number): void {
+    this.retentionDeletedTotal.inc(count);
   }
 
   /** The Prometheus text exposition of every metric, with its content type. */
