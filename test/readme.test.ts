@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
 import { Metrics } from "../src/api/metrics.js";
+import { EXIT_CODES_HELP } from "../src/cli/exit-codes.js";
 import { CONFIG_HELP } from "../src/config.js";
 import { parsePrometheusText } from "./helpers/prometheus-text.js";
 
@@ -10,6 +11,10 @@ const readme = await readFile(new URL("../README.md", import.meta.url), "utf8");
 describe("README", () => {
   it("shows the --help output exactly", () => {
     expect(readme).toContain("```\n" + CONFIG_HELP + "\n```");
+  });
+
+  it("shows the CLI's exit codes exactly as `sagad help` prints them", () => {
+    expect(readme).toContain("```\n" + EXIT_CODES_HELP + "\n```");
   });
 
   it("documents every sagad_ metric family, and no other", async () => {
