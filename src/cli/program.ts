@@ -6,7 +6,7 @@ import { describeError } from "./report-error.js";
 import { EXIT, EXIT_CODES_HELP } from "./exit-codes.js";
 import { createRunner } from "./run.js";
 import { addSagaCommands } from "./saga-commands.js";
-import { addStepCommands } from "./step-commands.js";
+import { addStepCommands, STAND_IN_OUTPUT_FLAG } from "./step-commands.js";
 
 /** The first words that make `sagad` the operator CLI instead of the server. */
 export const CLI_COMMANDS: ReadonlySet<string> = new Set(["def", "saga", "step", "token", "help"]);
@@ -29,7 +29,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const state = { exitCode: 0 };
   const program = buildProgram(io, state);
   try {
-    await program.parseAsync([...argv], { from: "user" });
+    await program.parseAsync(routeStandInOutput(argv), { from: "user" });
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version are successes; every parse error is a usage error.
@@ -40,6 +40,36 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return code;
   }
   return state.exitCode;
+}
+
+/** Global flags that take a value (as their own next argument): that value is never a command. */
+const GLOBAL_VALUE_FLAGS: ReadonlySet<string> = new Set(["--url", "--token", "--protocol", "-o", "--output"]);
+/** Flags of `step skip` that take a value, so a value spelled `--output` is left alone. */
+const SKIP_VALUE_FLAGS: ReadonlySet<string> = new Set([...GLOBAL_VALUE_FLAGS, "--reason", "--output-file"]);
+
+/**
+ * `step skip ID STEP --output JSON` gives the stand-in output, as the README shows. Commander lets
+ * the program's global `-o, --output FORMAT` claim `--output` anywhere on the line, so the stand-in
+ * never reached `step skip` (it exited 2: "argument '{…}' is invalid. Allowed choices are table,
+ * json, jsonl"). After `step skip`, `--output` is therefore handed to the command under its own
+ * flag; `-o` stays the global format flag there. Every other command line is returned as it is.
+ */
+export function routeStandInOutput(argv: readonly string[]): string[] {
+  const args = [...argv];
+  const commandAt: number[] = [];
+  for (let i = 0; i < args.length && commandAt.length < 2; i++) {
+    if (GLOBAL_VALUE_FLAGS.has(args[i]!)) i++;
+    else if (args[i] === "--") return args;
+    else if (!args[i]!.startsWith("-")) commandAt.push(i);
+  }
+  if (commandAt.length < 2 || args[commandAt[0]!] !== "step" || args[commandAt[1]!] !== "skip") return args;
+  for (let i = commandAt[1]! + 1; i < args.length && args[i] !== "--"; i++) {
+    const arg = args[i]!;
+    if (arg === "--output") args[i] = STAND_IN_OUTPUT_FLAG;
+    else if (arg.startsWith("--output=")) args[i] = `${STAND_IN_OUTPUT_FLAG}${arg.slice("--output".length)}`;
+    if (arg === "--output" || SKIP_VALUE_FLAGS.has(arg)) i++;
+  }
+  return args;
 }
 
 function buildProgram(io: CliIo, state: { exitCode: number }): Command {

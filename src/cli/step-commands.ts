@@ -1,12 +1,18 @@
 import { readFile } from "node:fs/promises";
 import type { JsonObject } from "@bufbuild/protobuf";
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
 import { parse as parseYaml } from "yaml";
 import { SagaSchema } from "../client/index.js";
 import { CliError, EXIT } from "./exit-codes.js";
 import { colorStatus, sagaStatusName } from "./format.js";
 import { printOne } from "./output.js";
 import type { Run } from "./run.js";
+
+/**
+ * The flag `step skip --output JSON` reaches the command under: the global `-o, --output FORMAT`
+ * would take `--output` first, so program.ts renames it on a `step skip` command line.
+ */
+export const STAND_IN_OUTPUT_FLAG = "--stand-in-output";
 
 /** `sagad step …`: an operator's hand on one step of a FAILED saga. */
 export function addStepCommands(program: Command, run: Run): void {
@@ -30,13 +36,15 @@ export function addStepCommands(program: Command, run: Run): void {
     .argument("<id>", "the saga")
     .argument("<step>", "the step to skip")
     .description("mark a step SKIPPED with a stand-in output its dependents read")
-    .option("--output <json>", "the stand-in output, a JSON object (default {})")
+    // Shown in the help; the value arrives through the hidden flag (see STAND_IN_OUTPUT_FLAG).
+    .option("--output <json>", "the stand-in output, a JSON object (default {}); -o still sets the format")
+    .addOption(new Option(`${STAND_IN_OUTPUT_FLAG} <json>`).hideHelp())
     .option("--output-file <file>", "the stand-in output from a YAML or JSON file")
     .option("--reason <text>", "why; recorded in the saga's history")
-    .action(run(async (ctx, opts: { output?: string; outputFile?: string; reason?: string }, id: string, name: string) => {
-      if (opts.output !== undefined && opts.outputFile !== undefined) throw new CliError("step skip: give --output or --output-file, not both", EXIT.USAGE);
-      const output = opts.output !== undefined
-        ? parseObject("--output", opts.output, (text) => JSON.parse(text) as unknown)
+    .action(run(async (ctx, opts: { standInOutput?: string; outputFile?: string; reason?: string }, id: string, name: string) => {
+      if (opts.standInOutput !== undefined && opts.outputFile !== undefined) throw new CliError("step skip: give --output or --output-file, not both", EXIT.USAGE);
+      const output = opts.standInOutput !== undefined
+        ? parseObject("--output", opts.standInOutput, (text) => JSON.parse(text) as unknown)
         : opts.outputFile !== undefined ? await readObjectFile("--output-file", opts.outputFile) : undefined;
       const { saga } = await ctx.sagas().skipStep({ id, step: name, output, reason: opts.reason ?? "" });
       printOne(ctx, SagaSchema, saga!, () => `${id}  ${name} skipped; saga ${colorStatus(ctx, sagaStatusName(saga!.status))}`);
