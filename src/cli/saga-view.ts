@@ -80,14 +80,16 @@ export function describeSaga(ctx: CliContext, saga: Saga, now = Date.now()): str
   return `${lines.join("\n")}\n\n${stepTable(ctx, saga, now)}`;
 }
 
-/** `saga list` rows. */
+/**
+ * `saga list` rows (and the bulk operations' preview). ListSagas sends sagas without their steps,
+ * so there is no steps-done column: it read 0/0 for every saga. `saga get` has the steps.
+ */
 export function sagaRows(ctx: CliContext, sagas: readonly Saga[]): string {
-  return renderTable(["ID", "NAME", "STATUS", "DEFINITION", "STEPS", "CREATED", "CURRENT STEP"], sagas.map((s) => [
+  return renderTable(["ID", "NAME", "STATUS", "DEFINITION", "CREATED", "CURRENT STEP"], sagas.map((s) => [
     s.id,
     s.name,
     colorStatus(ctx, sagaStatusName(s.status)),
     s.definitionName === "" ? "-" : `${s.definitionName}@${s.definitionVersion}`,
-    `${s.steps.filter((step) => step.status === StepStatus.COMPLETED || step.status === StepStatus.SKIPPED).length}/${s.steps.length}`,
     formatTime(s.createTime),
     s.currentStep,
   ]));
