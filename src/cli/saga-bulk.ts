@@ -1,11 +1,11 @@
 import { createInterface } from "node:readline/promises";
 import { ConnectError } from "@connectrpc/connect";
 import type { Command } from "commander";
-import { SagaSchema, type Saga } from "../client/index.js";
+import { DeleteSagaResponseSchema, SagaSchema, type DeleteSagaResponse, type Saga } from "../client/index.js";
 import type { CliContext } from "./context.js";
 import { CliError, EXIT } from "./exit-codes.js";
 import { colorStatus, sagaStatusName } from "./format.js";
-import { printOne, renderTable } from "./output.js";
+import { messageJson, printOne, renderTable } from "./output.js";
 import { codeToName } from "./report-error.js";
 import { findSagas, parseLimit, type SagaFilterOptions } from "./saga-filters.js";
 import { sagaRows } from "./saga-view.js";
@@ -54,7 +54,7 @@ export function addBulkControlCommands(saga: Command, run: Run): void {
     command.action(run(async (ctx, opts: ControlOptions, id: string | undefined) => {
       if (id !== undefined) {
         const result = await control(ctx, verb, id, opts);
-        if (result === undefined) ctx.out(`${id} deleted`);
+        if (result.$typeName === DeleteSagaResponseSchema.typeName) printOne(ctx, DeleteSagaResponseSchema, result, () => `${id} deleted`);
         else printOne(ctx, SagaSchema, result, () => `${result.id}  ${colorStatus(ctx, sagaStatusName(result.status))}`);
         return;
       }
@@ -63,19 +63,19 @@ export function addBulkControlCommands(saga: Command, run: Run): void {
   }
 }
 
-async function control(ctx: CliContext, verb: Verb, id: string, opts: ControlOptions): Promise<Saga | undefined> {
+/** The saga as the operation left it, or for delete the server's answer (it names the id). */
+async function control(ctx: CliContext, verb: Verb, id: string, opts: ControlOptions): Promise<Saga | DeleteSagaResponse> {
   const reason = opts.reason ?? "";
   const client = ctx.sagas();
   switch (verb) {
     case "retry":
-      return (await client.retrySaga({ id, reason })).saga;
+      return (await client.retrySaga({ id, reason })).saga!;
     case "rollback":
-      return (await client.rollbackSaga({ id, reason })).saga;
+      return (await client.rollbackSaga({ id, reason })).saga!;
     case "cancel":
-      return (await client.cancelSaga({ id, reason })).saga;
+      return (await client.cancelSaga({ id, reason })).saga!;
     case "delete":
-      await client.deleteSaga({ id, reason, force: opts.force === true });
-      return undefined;
+      return client.deleteSaga({ id, reason, force: opts.force === true });
   }
 }
 
@@ -93,24 +93,53 @@ async function bulk(ctx: CliContext, verb: Verb, opts: ControlOptions): Promise<
     ctx.err("sagad: not confirmed; nothing changed");
     return EXIT.DECLINED;
   }
-  const rows: string[][] = [];
-  let failed = 0;
+  const results: BulkResult[] = [];
   for (const saga of sagas) {
     try {
       const result = await control(ctx, verb, saga.id, opts);
-      rows.push([saga.id, "ok", result ? sagaStatusName(result.status) : ""]);
+      results.push({ id: saga.id, result: "ok", saga: result.$typeName === SagaSchema.typeName ? result : undefined });
     } catch (err) {
-      failed++;
       const e = ConnectError.from(err);
-      rows.push([saga.id, codeToName(e.code), e.rawMessage]);
+      results.push({ id: saga.id, result: codeToName(e.code), error: e.rawMessage });
     }
   }
-  ctx.out(renderTable(["ID", "RESULT", "STATUS OR ERROR"], rows));
+  printBulkResults(ctx, results);
+  const failed = results.filter((r) => r.result !== "ok").length;
   if (failed > 0) {
     ctx.err(`sagad: ${failed} of ${sagas.length} failed (see RESULT)`);
     return EXIT.ERROR;
   }
   return EXIT.OK;
+}
+
+interface BulkResult {
+  readonly id: string;
+  /** `ok`, or the Connect code name of the error. */
+  readonly result: string;
+  readonly saga?: Saga;
+  readonly error?: string;
+}
+
+/**
+ * The outcome per saga: a table, or with -o json/jsonl one object per saga
+ * (`{"id", "result": "ok", "saga": <proto JSON>}` or `{"id", "result": "<CODE>", "error"}`), so a
+ * script reading stdout gets JSON as it asked, never the table.
+ */
+function printBulkResults(ctx: CliContext, results: readonly BulkResult[]): void {
+  if (ctx.output === "table") {
+    ctx.out(renderTable(["ID", "RESULT", "STATUS OR ERROR"], results.map((r) => [
+      r.id, r.result, r.saga !== undefined ? sagaStatusName(r.saga.status) : r.error ?? "",
+    ])));
+    return;
+  }
+  const objects = results.map((r) => ({
+    id: r.id,
+    result: r.result,
+    ...(r.saga !== undefined ? { saga: messageJson(SagaSchema, r.saga) } : {}),
+    ...(r.error !== undefined ? { error: r.error } : {}),
+  }));
+  if (ctx.output === "json") ctx.out(JSON.stringify(objects, null, 2));
+  else for (const o of objects) ctx.out(JSON.stringify(o));
 }
 
 /** Asks on the terminal; off a terminal there is nobody to ask, so the answer is no. */
