@@ -3,8 +3,10 @@ import {
   DefinitionSchema,
   DefinitionSpecSchema,
   DefinitionState,
+  RegisterDefinitionResponseSchema,
   RenderDefinitionResponseSchema,
   type Definition,
+  type RegisterDefinitionResponse,
 } from "../client/index.js";
 import type { CliContext } from "./context.js";
 import { CliError, EXIT } from "./exit-codes.js";
@@ -24,21 +26,20 @@ export function addDefinitionCommands(program: Command, run: Run): void {
     .requiredOption("-f, --file <file...>", "definition file(s)")
     .option("--expect-version <n>", "fail unless the latest version is N (-1: none yet)", parseInteger)
     .action(run(async (ctx, opts: { file: string[]; expectVersion?: number }) => {
-      const results = [];
+      const results: { path: string; response: RegisterDefinitionResponse }[] = [];
       for (const path of opts.file) {
         const file = await readSpecFile(path, DefinitionSpecSchema);
         const response = await ctx.withLocator(file.locate, () =>
           ctx.definitions().registerDefinition({ spec: file.message, expectedLatestVersion: opts.expectVersion ?? 0 }),
         );
-        results.push({ path, created: response.created, definition: response.definition! });
+        results.push({ path, response });
       }
-      if (ctx.output === "table") {
-        ctx.out(renderTable(["FILE", "NAME", "VERSION", "RESULT"], results.map((r) => [
-          r.path, r.definition.spec?.name ?? "", String(r.definition.version), r.created ? "registered" : "unchanged",
+      // JSON prints the whole response per file, not just the definition: whether it was
+      // registered or unchanged (`created`) is what a deploy pipeline branches on.
+      printList(ctx, RegisterDefinitionResponseSchema, results.map((r) => r.response), () =>
+        renderTable(["FILE", "NAME", "VERSION", "RESULT"], results.map(({ path, response: { definition, created } }) => [
+          path, definition?.spec?.name ?? "", String(definition?.version ?? ""), created ? "registered" : "unchanged",
         ])));
-      } else {
-        printList(ctx, DefinitionSchema, results.map((r) => r.definition), () => "");
-      }
     }));
 
   def
