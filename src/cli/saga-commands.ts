@@ -4,7 +4,7 @@ import { CreateSagaRequestSchema, SagaEventSchema, SagaSchema, watchedEvents } f
 import type { CliContext } from "./context.js";
 import { CliError, EXIT } from "./exit-codes.js";
 import { eventLine } from "./format.js";
-import { printList, printOne } from "./output.js";
+import { messageJson, printList, printOne } from "./output.js";
 import { addBulkControlCommands } from "./saga-bulk.js";
 import { findSagas, parseLimit, type SagaFilterOptions } from "./saga-filters.js";
 import { describeSaga, sagaRows } from "./saga-view.js";
@@ -44,10 +44,15 @@ export function addSagaCommands(program: Command, run: Run): void {
       const response = await ctx.withLocator(request.locate, () => ctx.sagas().createSaga(request.message));
       for (const warning of response.warnings) ctx.err(`sagad: warning: ${warning}`);
       const created = response.saga!;
-      if (opts.watch !== true || ctx.output !== "table") {
+      if (opts.watch !== true) {
         printOne(ctx, SagaSchema, created, () => `${created.id}  ${created.name}  created`);
+        return;
       }
-      if (opts.watch === true) return watchSaga(ctx, created.id);
+      // A watch prints one JSON event per line; the saga goes first on a line of its own, so
+      // stdout stays JSON Lines (and names the id, which no event carries). The table watch
+      // shows the id in its summary instead.
+      if (ctx.output !== "table") ctx.out(JSON.stringify(messageJson(SagaSchema, created)));
+      return watchSaga(ctx, created.id);
     }));
 
   saga
