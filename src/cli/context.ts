@@ -93,10 +93,14 @@ export class CliContext {
     return url.toString().replace(/\/$/, "");
   }
 
+  /**
+   * The token, or the error the server would give without one, named by its code as every other
+   * error is, so a script that greps `UNAUTHENTICATED` sees a missing token and a bad one alike.
+   */
   private token(): string {
     const token = this.options.token;
     if (token === undefined || token === "") {
-      throw new CliError("no API token: pass --token or set SAGAD_TOKEN (make one with `sagad token create`)", EXIT.UNAUTHENTICATED);
+      throw new CliError("UNAUTHENTICATED: no API token: pass --token or set SAGAD_TOKEN (make one with `sagad token create`)", EXIT.UNAUTHENTICATED);
     }
     return token;
   }
