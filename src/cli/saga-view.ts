@@ -96,9 +96,20 @@ export function sagaRows(ctx: CliContext, sagas: readonly Saga[]): string {
 }
 
 /** The last line of a watch: how it ended and how long it took. */
-export function summaryLine(ctx: CliContext, saga: Saga, elapsedMs: number): string {
+/**
+ * How long the saga has run: from its creation to its resting state, or to `now` while it moves.
+ * Measured on the saga's own timestamps, so a watch attached late still reports the whole run.
+ */
+export function sagaElapsedMs(saga: Saga, now: number): number {
+  const created = toDate(saga.createTime)?.getTime();
+  if (created === undefined) return 0;
+  const end = isResting(saga.status) ? (toDate(saga.completeTime) ?? toDate(saga.updateTime))?.getTime() ?? now : now;
+  return Math.max(0, end - created);
+}
+
+export function summaryLine(ctx: CliContext, saga: Saga): string {
   const done = saga.steps.filter((s) => s.status === StepStatus.COMPLETED || s.status === StepStatus.SKIPPED).length;
   const failing = failingStep(saga);
   const tail = failing !== undefined && saga.status !== SagaStatus.COMPLETED ? `; ${failing.name}: ${failing.error || saga.error}` : "";
-  return `saga ${saga.id} ${colorStatus(ctx, sagaStatusName(saga.status))} in ${formatDuration(elapsedMs)} (${done}/${saga.steps.length} steps done)${tail}`;
+  return `saga ${saga.id} ${colorStatus(ctx, sagaStatusName(saga.status))} in ${formatDuration(sagaElapsedMs(saga, Date.now()))} (${done}/${saga.steps.length} steps done)${tail}`;
 }
