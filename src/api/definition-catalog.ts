@@ -13,16 +13,25 @@ export interface ResolvedDefinition {
   compiled: CompiledDefinition;
 }
 
-/** Compiled versions kept per replica; a version is immutable, so an entry never goes stale. */
+/** Compiled versions and heads kept per replica, each map at most this many entries. */
 const MAX_CACHED = 1000;
 
+interface Head {
+  version: number;
+  state: DefinitionState;
+}
+
 /**
- * Definitions as CreateSaga and RenderDefinition need them: the version resolved and its state read
- * on every call (one indexed lookup: a DISABLED version stops new sagas at once, on every replica),
- * the compiled spec (validated steps, compiled vars schema) cached by (name, version).
+ * Definitions as CreateSaga and RenderDefinition need them: the version a request names resolved
+ * to its head (number and state), and its compiled spec (validated steps, compiled vars schema).
+ * A compiled spec never goes stale: versions are immutable. A head can (a newer latest version, a
+ * state set on another replica), so CreateSaga treats a cached head as a guess that the saga's
+ * insert checks in the same statement (DefinitionGuard), and asks for a `fresh` one when it
+ * failed. DISABLED heads are never cached, so re-activating a version takes effect at once.
  */
 export class DefinitionCatalog {
   private readonly compiled = new Map<string, CompiledDefinition>();
+  private readonly heads = new Map<string, Head>();
 
   constructor(
     private readonly store: DefinitionStore,
@@ -31,12 +40,20 @@ export class DefinitionCatalog {
   ) {}
 
   /**
+   * @param fresh read the head from the database, not from this replica's cache.
    * @throws DomainError NOT_FOUND for an unknown name or version; FAILED_PRECONDITION for a DISABLED
    *   version; INVALID_ARGUMENT if this replica cannot run it (an action it does not have).
    */
-  async resolve(name: string, version: number): Promise<ResolvedDefinition> {
-    const head = await this.store.head(name, version);
-    if (head === null) throw missing(name, version);
+  async resolve(name: string, version: number, fresh = false): Promise<ResolvedDefinition> {
+    const key = `${version}:${name}`;
+    let head = fresh ? undefined : this.heads.get(key);
+    if (head === undefined) {
+      const stored = await this.store.head(name, version);
+      this.heads.delete(key);
+      if (stored === null) throw missing(name, version);
+      head = stored;
+      if (head.state !== "DISABLED") remember(this.heads, key, head);
+    }
     if (head.state === "DISABLED") {
       throw failedPrecondition(
         `definition ${JSON.stringify(name)} version ${head.version} is DISABLED; activate it or start another version`,
@@ -63,10 +80,15 @@ export class DefinitionCatalog {
       }
       throw err;
     }
-    if (this.compiled.size >= MAX_CACHED) this.compiled.delete(this.compiled.keys().next().value!);
-    this.compiled.set(key, compiled);
+    remember(this.compiled, key, compiled);
     return compiled;
   }
+}
+
+/** Sets `key`, first dropping the oldest entry of a full map. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  if (map.size >= MAX_CACHED) map.delete(map.keys().next().value!);
+  map.set(key, value);
 }
 
 export function missing(name: string, version: number): DomainError {

@@ -79,7 +79,8 @@ export function createDefinitionService(deps: DefinitionServiceDeps): ServiceImp
 
     async renderDefinition(req) {
       const name = requireDefinitionName(req.name, "name");
-      const resolved = await deps.catalog.resolve(name, requireVersion(req.version, "version", true));
+      // A dry run writes nothing that could re-check the version: read its state now.
+      const resolved = await deps.catalog.resolve(name, requireVersion(req.version, "version", true), true);
       const draft = validateCreateFromDefinition(
         { name: "", steps: [], vars: { ...req.vars }, labels: {}, failurePolicy: "", maxRetries: 0, requestId: "", definition: "", definitionRef: { name, version: req.version } },
         resolved.compiled,

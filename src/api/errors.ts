@@ -17,6 +17,7 @@ const CODES: Readonly<Record<DomainErrorReason, Code>> = {
   UNAVAILABLE: Code.Unavailable,
   UNAUTHENTICATED: Code.Unauthenticated,
   PERMISSION_DENIED: Code.PermissionDenied,
+  ABORTED: Code.Aborted,
 };
 
 /**

@@ -1,13 +1,14 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { ActionRegistry } from "../actions/registry.js";
-import { invalidArgument } from "../domain/errors.js";
+import { DomainError, invalidArgument } from "../domain/errors.js";
 import type { SagaInput } from "../domain/state-machine.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import {
   validateCreateFromDefinition,
   validateCreateSaga,
   validateStepConfigReplacement,
+  type ValidatedSaga,
   type ValidationLimits,
 } from "../domain/validate-saga.js";
 import type { Engine } from "../engine/engine.js";
@@ -38,6 +39,8 @@ export interface SagaServiceDeps {
 
 const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 1000;
+/** Renders of a definition create before a version that keeps changing under it is reported as ABORTED. */
+const MAX_DEFINITION_ATTEMPTS = 3;
 
 /**
  * SagaService over the engine. Handlers only translate: validate the request, call the engine or
@@ -58,10 +61,22 @@ export function createSagaService(deps: SagaServiceDeps): ServiceImpl<typeof Sag
       }
       if (raw.steps.length > 0) throw invalidArgument([{ field: "definition_ref", description: "give either steps or definition_ref, not both" }]);
       const name = requireDefinitionName(raw.definitionRef.name, "definition_ref.name");
-      const resolved = await deps.catalog.resolve(name, requireVersion(raw.definitionRef.version, "definition_ref.version", true));
-      const draft = validateCreateFromDefinition(raw, resolved.compiled, resolved.version);
-      const saga = await engine.create(draft, tokenName(context));
-      return { saga: sagaToProto(saga), warnings: deprecationWarnings(name, resolved.version, resolved.state) };
+      const version = requireVersion(raw.definitionRef.version, "definition_ref.version", true);
+      // The version's state comes from this replica's cache and the insert checks it still holds;
+      // if not (disabled, deprecated or superseded elsewhere), render again from the stored truth.
+      for (let attempt = 1; ; attempt++) {
+        const resolved = await deps.catalog.resolve(name, version, attempt > 1);
+        const draft: ValidatedSaga = {
+          ...validateCreateFromDefinition(raw, resolved.compiled, resolved.version),
+          definitionGuard: { state: resolved.state, latest: version === 0 },
+        };
+        try {
+          const saga = await engine.create(draft, tokenName(context));
+          return { saga: sagaToProto(saga), warnings: deprecationWarnings(name, resolved.version, resolved.state) };
+        } catch (err) {
+          if (!(err instanceof DomainError && err.reason === "ABORTED") || attempt >= MAX_DEFINITION_ATTEMPTS) throw err;
+        }
+      }
     },
 
     async getSaga(req) {

@@ -13,7 +13,9 @@ export type DomainErrorReason =
   /** No usable API token: missing, malformed, unknown or revoked. */
   | "UNAUTHENTICATED"
   /** A valid token without the scope the method needs. */
-  | "PERMISSION_DENIED";
+  | "PERMISSION_DENIED"
+  /** A concurrent change got in the way; the same request, sent again, may succeed. */
+  | "ABORTED";
 
 /** One offending field, as in google.rpc.BadRequest.FieldViolation. */
 export interface FieldViolation {
@@ -48,4 +50,18 @@ export function notFound(what: string, id: string): DomainError {
 /** An operation that does not apply in the current state; the message names that state. */
 export function failedPrecondition(message: string, state: string): DomainError {
   return new DomainError("FAILED_PRECONDITION", message, [], { state });
+}
+
+/**
+ * The definition version a saga was rendered from changed before the saga was written (another
+ * state, or a newer latest version). CreateSaga renders it again from the stored truth; seen by a
+ * client only if the definition keeps changing under it.
+ */
+export function definitionChanged(name: string, version: number): DomainError {
+  return new DomainError(
+    "ABORTED",
+    `definition ${JSON.stringify(name)} version ${version} changed while the saga was being created; retry`,
+    [],
+    { name, version: String(version) },
+  );
 }

@@ -5,6 +5,7 @@
  * saga at the step limit validates in milliseconds.
  */
 import { upstreamOf } from "./dag.js";
+import type { DefinitionState } from "./definition-record.js";
 import { invalidArgument } from "./errors.js";
 import { mapEntryPath } from "./field-path.js";
 import { VAR_KEY_PATTERN } from "./names.js";
@@ -64,6 +65,18 @@ export interface ValidatedSaga {
    * steps, whose validated form is compared (as it always was, so stored hashes stay valid).
    */
   requestFingerprint?: unknown;
+  /** For a saga from a definition: what the version must still be when the saga is written. */
+  definitionGuard?: DefinitionGuard;
+}
+
+/**
+ * The definition version as the saga was rendered from it: in `state`, and (when `latest`) the
+ * name's latest. The insert refuses the saga if either no longer holds, so a replica can render
+ * from cached versions without ever starting a saga on a version disabled or superseded elsewhere.
+ */
+export interface DefinitionGuard {
+  state: DefinitionState;
+  latest: boolean;
 }
 
 const MAX_VAR_VALUE_BYTES = 64 * 1024;

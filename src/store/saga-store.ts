@@ -1,8 +1,9 @@
 import type pg from "pg";
 import type { SagaEvent, SagaState, SagaStatus } from "../domain/types.js";
+import type { DefinitionGuard } from "../domain/validate-saga.js";
 import { commitTransitions, type CommitResult, type TransitionRow } from "./commit-transitions.js";
 import { DEFAULT_BATCH_OPTIONS, GroupCommit, type BatchOptions } from "./group-commit.js";
-import { insertSagas, type SagaInsertRow } from "./insert-sagas.js";
+import { insertSagas, type InsertOutcome, type SagaInsertRow } from "./insert-sagas.js";
 import { EVENTS_CHANNEL, eventFromRow, eventRowJson, sagaFromRow, stepRowJson, toIso, type SagaRow } from "./rows.js";
 
 /** How a commit relates to the saga's lease. */
@@ -21,7 +22,7 @@ export type LeaseIntent =
    */
   | { kind: "operator"; replica: string; now: number; until: number; resting: boolean };
 
-export { EVENTS_CHANNEL, type CommitResult };
+export { EVENTS_CHANNEL, type CommitResult, type InsertOutcome };
 
 const LOAD_SAGA = `
 SELECT s.*, (SELECT jsonb_agg(to_jsonb(t) - 'saga_id' ORDER BY t.idx) FROM saga_steps t WHERE t.saga_id = s.id) AS steps
@@ -36,7 +37,7 @@ export interface LoadedSaga {
 
 /** All SQL about sagas, steps and events. One function per query; callers own transactions. */
 export class SagaStore {
-  private readonly inserts: GroupCommit<SagaInsertRow, boolean>;
+  private readonly inserts: GroupCommit<SagaInsertRow, InsertOutcome>;
   private readonly transitions: GroupCommit<TransitionRow, CommitResult>;
   private readonly sharedReads = new Map<string, Promise<SagaEvent[]>>();
 
@@ -44,17 +45,21 @@ export class SagaStore {
     private readonly pool: pg.Pool,
     batching: BatchOptions = DEFAULT_BATCH_OPTIONS,
   ) {
-    this.inserts = new GroupCommit((rows) => insertSagas(pool, rows), false, batching);
+    this.inserts = new GroupCommit((rows) => insertSagas(pool, rows), "exists", batching);
     this.transitions = new GroupCommit((rows) => commitTransitions(pool, rows), { ok: false, leaseOwner: null }, batching);
   }
 
-  /** Inserts a new saga with its first events, batched with others; false when its id already exists. */
+  /**
+   * Inserts a new saga with its first events, batched with others. A saga from a definition is
+   * written only if the version still is as `guard` says (see insertSagas); without one, unchecked.
+   */
   async insertSaga(
     state: SagaState,
     events: readonly SagaEvent[],
     requestHash: string | null,
     lease: { owner: string; until: number } | null,
-  ): Promise<boolean> {
+    guard: DefinitionGuard | null = null,
+  ): Promise<InsertOutcome> {
     return this.inserts.write({
       id: state.id,
       name: state.name,
@@ -80,6 +85,8 @@ export class SagaStore {
       completed_at: toIso(state.completedAt),
       steps: state.steps.map((step, i) => stepRowJson(step, i, true)),
       events: events.map(eventRowJson),
+      definition_state: guard?.state ?? null,
+      definition_latest: guard?.latest ?? null,
     });
   }
 

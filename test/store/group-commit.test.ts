@@ -34,7 +34,7 @@ describe("batched transition commits", () => {
     const now = Date.now();
     const { state, created: event } = newSaga(randomUUID(), sagaDraft(registry, "batch", [{ name: "a", action: "noop" }]), now, "test");
     const d = decide(state, { type: "advance" }, env(now));
-    expect(await store.insertSaga(d.state, [event, ...d.events], null, { owner: OWNER, until: now + 60_000 })).toBe(true);
+    expect(await store.insertSaga(d.state, [event, ...d.events], null, { owner: OWNER, until: now + 60_000 })).toBe("created");
     return d.state;
   }
 
