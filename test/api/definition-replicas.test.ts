@@ -82,4 +82,25 @@ describe("CreateSaga from a definition changed on another replica", () => {
       engine.create = create;
     }
   });
+
+  it("costs a warm replica no statement of its own: only the batched insert reads the version", async () => {
+    await register("warm", "only");
+    await createOnA("warm");
+    await createOnA("warm", 1);
+    const pool = a.server.pool;
+    const query = pool.query.bind(pool);
+    const names: string[] = [];
+    pool.query = ((...args: Parameters<typeof query>) => {
+      const config = args[0] as { name?: string; text?: string } | string;
+      names.push(typeof config === "string" ? config : (config.name ?? config.text ?? ""));
+      return query(...args);
+    }) as typeof pool.query;
+    try {
+      for (let i = 0; i < 5; i++) await createOnA("warm", i % 2);
+    } finally {
+      pool.query = query;
+    }
+    expect(names.filter((n) => /definition/i.test(n))).toEqual([]);
+    expect(names.filter((n) => n === "sagad_insert_sagas")).toHaveLength(5);
+  });
 });
