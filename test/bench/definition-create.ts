@@ -6,8 +6,8 @@ import { median, percentiles, round, type Percentiles } from "./stats.js";
 
 /**
  * CreateSaga from a registered definition against the same saga given inline, in the same run.
- * The definition's cost over an inline create is the lookup of the version's head (state) on every
- * call; its compiled spec is cached per replica by (name, version).
+ * A warm replica renders a definition's saga from its caches (compiled spec and head, by name and
+ * version); the batched insert checks the head, so the two kinds should cost Postgres the same.
  */
 export interface DefinitionCreateResult {
   definition: { name: string; version: number };
