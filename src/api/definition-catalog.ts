@@ -63,6 +63,11 @@ export class DefinitionCatalog {
     return { version: head.version, state: head.state, compiled: await this.compile(name, head.version) };
   }
 
+  /** Drops the heads of `name` this replica holds: it changed here, so the next create needs no refused insert to learn it. */
+  forget(name: string): void {
+    for (const key of this.heads.keys()) if (key.slice(key.indexOf(":") + 1) === name) this.heads.delete(key);
+  }
+
   private async compile(name: string, version: number): Promise<CompiledDefinition> {
     const key = `${version}:${name}`;
     const cached = this.compiled.get(key);

@@ -52,6 +52,7 @@ export function createDefinitionService(deps: DefinitionServiceDeps): ServiceImp
         req.expectedLatestVersion,
         now(),
       );
+      if (created) deps.catalog.forget(record.name);
       if (created) deps.logger.info({ definition: record.name, version: record.version, steps: record.stepCount, token: createdBy || null }, "definition registered");
       return { definition: definitionToProto(record), created };
     },
@@ -85,6 +86,7 @@ export function createDefinitionService(deps: DefinitionServiceDeps): ServiceImp
         { name: "", steps: [], vars: { ...req.vars }, labels: {}, failurePolicy: "", maxRetries: 0, requestId: "", definition: "", definitionRef: { name, version: req.version } },
         resolved.compiled,
         resolved.version,
+        { state: resolved.state, latest: req.version === 0 },
       );
       const steps = draft.steps.map((step) =>
         stepSpecToProto({
@@ -103,6 +105,7 @@ export function createDefinitionService(deps: DefinitionServiceDeps): ServiceImp
       if (!state) throw invalidArgument([{ field: "state", description: "must be ACTIVE, DEPRECATED or DISABLED" }]);
       const record = await deps.definitions.setState(name, version, state, now());
       if (record === null) throw missing(name, version);
+      deps.catalog.forget(name);
       deps.logger.info({ definition: name, version, state, token: tokenName(context) }, "definition state set");
       return { definition: definitionToProto(record) };
     },

@@ -1,14 +1,13 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { ActionRegistry } from "../actions/registry.js";
-import { DomainError, invalidArgument } from "../domain/errors.js";
+import { DefinitionChangedError, invalidArgument } from "../domain/errors.js";
 import type { SagaInput } from "../domain/state-machine.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import {
   validateCreateFromDefinition,
   validateCreateSaga,
   validateStepConfigReplacement,
-  type ValidatedSaga,
   type ValidationLimits,
 } from "../domain/validate-saga.js";
 import type { Engine } from "../engine/engine.js";
@@ -66,15 +65,12 @@ export function createSagaService(deps: SagaServiceDeps): ServiceImpl<typeof Sag
       // if not (disabled, deprecated or superseded elsewhere), render again from the stored truth.
       for (let attempt = 1; ; attempt++) {
         const resolved = await deps.catalog.resolve(name, version, attempt > 1);
-        const draft: ValidatedSaga = {
-          ...validateCreateFromDefinition(raw, resolved.compiled, resolved.version),
-          definitionGuard: { state: resolved.state, latest: version === 0 },
-        };
+        const draft = validateCreateFromDefinition(raw, resolved.compiled, resolved.version, { state: resolved.state, latest: version === 0 });
         try {
           const saga = await engine.create(draft, tokenName(context));
           return { saga: sagaToProto(saga), warnings: deprecationWarnings(name, resolved.version, resolved.state) };
         } catch (err) {
-          if (!(err instanceof DomainError && err.reason === "ABORTED") || attempt >= MAX_DEFINITION_ATTEMPTS) throw err;
+          if (!(err instanceof DefinitionChangedError) || attempt >= MAX_DEFINITION_ATTEMPTS) throw err;
         }
       }
     },

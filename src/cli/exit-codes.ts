@@ -19,7 +19,10 @@ export const EXIT = {
   FAILED_PRECONDITION: 6,
   /** ALREADY_EXISTS: a request id reused with another body. */
   ALREADY_EXISTS: 7,
-  /** UNAVAILABLE: the server cannot be reached or its database is down; retrying may help. */
+  /**
+   * UNAVAILABLE (the server cannot be reached or its database is down) or ABORTED (a concurrent
+   * change got in the way): retrying may help.
+   */
   UNAVAILABLE: 8,
   /** A bulk operation was not confirmed. */
   DECLINED: 9,
@@ -39,7 +42,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   1   other error (INTERNAL, UNKNOWN, DEADLINE_EXCEEDED, ...)
   2   usage error or INVALID_ARGUMENT (unknown flag, bad --var, a file with an error)
   3   NOT_FOUND            4   PERMISSION_DENIED     5   UNAUTHENTICATED (no or bad token)
-  6   FAILED_PRECONDITION  7   ALREADY_EXISTS        8   UNAVAILABLE (server unreachable)
+  6   FAILED_PRECONDITION  7   ALREADY_EXISTS        8   UNAVAILABLE, ABORTED (retry)
   9   a bulk operation was not confirmed
   10  the saga FAILED      11  COMPENSATED           12  COMPENSATION_FAILED
   13  CANCELLED            130 interrupted (Ctrl-C)`;
@@ -65,6 +68,7 @@ const BY_CONNECT_CODE: Partial<Record<Code, ExitCode>> = {
   [Code.OutOfRange]: EXIT.FAILED_PRECONDITION,
   [Code.AlreadyExists]: EXIT.ALREADY_EXISTS,
   [Code.Unavailable]: EXIT.UNAVAILABLE,
+  [Code.Aborted]: EXIT.UNAVAILABLE,
 };
 
 export function exitCodeForConnectCode(code: Code): ExitCode {

@@ -54,14 +54,16 @@ export function failedPrecondition(message: string, state: string): DomainError 
 
 /**
  * The definition version a saga was rendered from changed before the saga was written (another
- * state, or a newer latest version). CreateSaga renders it again from the stored truth; seen by a
- * client only if the definition keeps changing under it.
+ * state, or a newer latest version). CreateSaga renders it again from the stored truth; a client
+ * sees it (ABORTED) only if the definition keeps changing under one create.
  */
-export function definitionChanged(name: string, version: number): DomainError {
-  return new DomainError(
-    "ABORTED",
-    `definition ${JSON.stringify(name)} version ${version} changed while the saga was being created; retry`,
-    [],
-    { name, version: String(version) },
-  );
+export class DefinitionChangedError extends DomainError {
+  constructor(definitionName: string, version: number) {
+    super(
+      "ABORTED",
+      `definition ${JSON.stringify(definitionName)} kept changing during the create (version ${version} superseded or its state changed); retry`,
+      [],
+      { name: definitionName, version: String(version) },
+    );
+  }
 }

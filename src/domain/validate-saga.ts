@@ -65,7 +65,7 @@ export interface ValidatedSaga {
    * steps, whose validated form is compared (as it always was, so stored hashes stay valid).
    */
   requestFingerprint?: unknown;
-  /** For a saga from a definition: what the version must still be when the saga is written. */
+  /** For a saga from a definition (always set with definitionRef): what the version must still be when it is written. */
   definitionGuard?: DefinitionGuard;
 }
 
@@ -118,7 +118,12 @@ export function validateCreateSaga(
  *
  * @throws DomainError INVALID_ARGUMENT naming each var (`vars["count"]`) or field at fault.
  */
-export function validateCreateFromDefinition(raw: RawCreateSaga, definition: CompiledDefinition, version: number): ValidatedSaga {
+export function validateCreateFromDefinition(
+  raw: RawCreateSaga,
+  definition: CompiledDefinition,
+  version: number,
+  definitionGuard: DefinitionGuard,
+): ValidatedSaga {
   const report = new Violations();
   const name = raw.name === "" ? definition.name : raw.name;
   checkSagaName(name, "name", report);
@@ -142,6 +147,7 @@ export function validateCreateFromDefinition(raw: RawCreateSaga, definition: Com
     ...common,
     definitionRef: { name: definition.name, version },
     requestFingerprint: { ...raw, steps: [], definitionRef: raw.definitionRef },
+    definitionGuard,
   };
 }
 

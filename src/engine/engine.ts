@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { ActionRegistry } from "../actions/registry.js";
 import type { Clock } from "../domain/clock.js";
-import { definitionChanged, DomainError, notFound } from "../domain/errors.js";
+import { DefinitionChangedError, DomainError, notFound } from "../domain/errors.js";
 import { newSaga } from "../domain/new-saga.js";
 import { decide, type SagaInput } from "../domain/state-machine.js";
 import { assertOperationAllowed, type Operation } from "../domain/transitions.js";
@@ -97,7 +97,7 @@ export class Engine {
   /**
    * Creates the saga and starts its first steps in one commit, then runs them here at once (the
    * fast path). A repeated request id returns the existing saga, or ALREADY_EXISTS if the request
-   * differs. ABORTED (definitionChanged) if the draft's definition guard no longer holds.
+   * differs. DefinitionChangedError (ABORTED) if the draft's definition guard no longer holds.
    */
   async create(draft: ValidatedSaga, tokenName: string | null = null): Promise<SagaState> {
     const actor = "CreateSaga";
@@ -110,7 +110,7 @@ export class Engine {
     const events = [created, ...decision.events];
     const lease = { owner: this.opts.replicaId, until: now + this.opts.leaseTtlMs };
     const outcome = await this.opts.store.insertSaga(decision.state, events, hash, lease, draft.definitionGuard ?? null);
-    if (outcome === "definition-changed") throw definitionChanged(draft.definitionRef!.name, draft.definitionRef!.version);
+    if (outcome === "definition-changed") throw new DefinitionChangedError(draft.definitionRef!.name, draft.definitionRef!.version);
     if (outcome === "exists") return this.existingForRequest(id, hash!);
     this.observer.committed(decision.state, events);
     this.opts.logger.info({ saga_id: id, saga_name: draft.name, steps: draft.steps.length, token: tokenName }, "saga created");

@@ -1,7 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DefinitionState, type DefinitionClient, type SagaClient } from "../../src/client/index.js";
-import { definitionChanged } from "../../src/domain/errors.js";
+import { DefinitionChangedError } from "../../src/domain/errors.js";
 import { expectCode } from "../helpers/rpc.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
@@ -39,6 +39,20 @@ describe("CreateSaga from a definition changed on another replica", () => {
     expect(saga!.steps.map((s) => s.name)).toEqual(["second"]);
     // A version asked for by number still starts, though a newer one exists.
     expect((await createOnA("moving", 1)).saga!.steps.map((s) => s.name)).toEqual(["first"]);
+    // The refused insert wrote nothing: three creates, three sagas.
+    const listed = await sagasOnA.listSagas({ definitionName: "moving" });
+    expect(listed.sagas.map((s) => s.definitionVersion).sort()).toEqual([1, 1, 2]);
+  });
+
+  it("answers a repeated request_id with the first saga, though a newer version was registered since", async () => {
+    await register("replayed", "first");
+    const request = { definitionRef: { name: "replayed", version: 0 }, requestId: "replay-1" };
+    const first = (await sagasOnA.createSaga(request)).saga!;
+    await register("replayed", "second");
+    const again = (await sagasOnA.createSaga(request)).saga!;
+    expect(again.id).toBe(first.id);
+    expect(again.definitionVersion).toBe(1);
+    expect((await sagasOnA.listSagas({ definitionName: "replayed" })).sagas).toHaveLength(1);
   });
 
   it("refuses a version disabled elsewhere at once, and starts it again once re-activated", async () => {
@@ -52,6 +66,7 @@ describe("CreateSaga from a definition changed on another replica", () => {
     }
     await defsOnB.setDefinitionState({ name: "switched", version: 1, state: DefinitionState.ACTIVE });
     expect((await createOnA("switched", 1)).saga!.definitionVersion).toBe(1);
+    expect((await createOnA("switched")).saga!.definitionVersion).toBe(1);
   });
 
   it("warns about a version deprecated elsewhere from the next create on", async () => {
@@ -69,10 +84,10 @@ describe("CreateSaga from a definition changed on another replica", () => {
     const create = engine.create.bind(engine);
     let calls = 0;
     let refusals = Infinity;
-    engine.create = (draft, token) => (++calls <= refusals ? Promise.reject(definitionChanged("churning", 1)) : create(draft, token));
+    engine.create = (draft, token) => (++calls <= refusals ? Promise.reject(new DefinitionChangedError("churning", 1)) : create(draft, token));
     try {
       const err = await expectCode(createOnA("churning"), Code.Aborted);
-      expect(err.rawMessage).toBe('definition "churning" version 1 changed while the saga was being created; retry');
+      expect(err.rawMessage).toBe('definition "churning" kept changing during the create (version 1 superseded or its state changed); retry');
       expect(calls).toBe(3);
       calls = 0;
       refusals = 2;
@@ -102,5 +117,24 @@ describe("CreateSaga from a definition changed on another replica", () => {
     }
     expect(names.filter((n) => /definition/i.test(n))).toEqual([]);
     expect(names.filter((n) => n === "sagad_insert_sagas")).toHaveLength(5);
+  });
+
+  it("learns of a change made on this replica without a refused insert", async () => {
+    await register("local", "only");
+    await createOnA("local");
+    await a.definitions().setDefinitionState({ name: "local", version: 1, state: DefinitionState.DEPRECATED });
+    const pool = a.server.pool;
+    const query = pool.query.bind(pool);
+    let inserts = 0;
+    pool.query = ((...args: Parameters<typeof query>) => {
+      if ((args[0] as { name?: string })?.name === "sagad_insert_sagas") inserts++;
+      return query(...args);
+    }) as typeof pool.query;
+    try {
+      expect((await createOnA("local")).warnings.join("\n")).toMatch(/DEPRECATED/);
+    } finally {
+      pool.query = query;
+    }
+    expect(inserts).toBe(1);
   });
 });

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { DomainError } from "../../src/domain/errors.js";
 import { validateDefinitionSpec, type RawDefinitionSpec } from "../../src/domain/validate-definition.js";
-import { DEFAULT_VALIDATION_LIMITS, validateCreateFromDefinition, type RawCreateSaga } from "../../src/domain/validate-saga.js";
+import { DEFAULT_VALIDATION_LIMITS, validateCreateFromDefinition, type DefinitionGuard, type RawCreateSaga } from "../../src/domain/validate-saga.js";
 import type { JsonObject } from "../../src/domain/types.js";
+
+const GUARD: DefinitionGuard = { state: "ACTIVE", latest: false };
 
 const step = (name: string, config: JsonObject = {}, dependsOn: string[] = []) => ({ name, action: "noop", config, dependsOn, compensate: null, retryPolicy: null });
 const spec = (o: Partial<RawDefinitionSpec> = {}): RawDefinitionSpec => ({
@@ -54,7 +56,7 @@ describe("validateCreateFromDefinition", () => {
   });
 
   it("converts, defaults and keeps vars as text; takes the definition's steps and name", () => {
-    const saga = validateCreateFromDefinition(create({ flag: "true", tag: "x" }), def, 4);
+    const saga = validateCreateFromDefinition(create({ flag: "true", tag: "x" }), def, 4, GUARD);
     expect(saga.vars).toEqual({ n: "3", flag: "true", tag: "x" });
     expect(saga.name).toBe("order");
     expect(saga.definitionRef).toEqual({ name: "order", version: 4 });
@@ -62,13 +64,13 @@ describe("validateCreateFromDefinition", () => {
   });
 
   it("names each bad var, and a var a template needs that has neither value nor default", () => {
-    expect(violations(() => validateCreateFromDefinition(create({ n: "1.5", tag: "x" }), def, 1))).toEqual(['vars["n"]: must be integer']);
-    expect(violations(() => validateCreateFromDefinition(create({}), def, 1))).toEqual([
+    expect(violations(() => validateCreateFromDefinition(create({ n: "1.5", tag: "x" }), def, 1, GUARD))).toEqual(['vars["n"]: must be integer']);
+    expect(violations(() => validateCreateFromDefinition(create({}), def, 1, GUARD))).toEqual([
       'vars["tag"]: is read by the definition\'s steps[0].config.tag; give it, or give it a default in vars_schema',
     ]);
   });
 
   it("refuses vars a definition without a schema does not take", () => {
-    expect(violations(() => validateCreateFromDefinition(create({ x: "1" }), compile({}), 1))[0]).toMatch(/^vars\["x"\]: unknown var/);
+    expect(violations(() => validateCreateFromDefinition(create({ x: "1" }), compile({}), 1, GUARD))[0]).toMatch(/^vars\["x"\]: unknown var/);
   });
 });

@@ -1,13 +1,15 @@
 import { randomUUID } from "node:crypto";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDefaultRegistry } from "../../src/actions/registry.js";
 import type { DefinitionState } from "../../src/domain/definition-record.js";
 import { newSaga } from "../../src/domain/new-saga.js";
 import type { DefinitionGuard } from "../../src/domain/validate-saga.js";
 import { DefinitionStore } from "../../src/store/definition-store.js";
-import { SagaStore } from "../../src/store/saga-store.js";
+import { EVENTS_CHANNEL, SagaStore } from "../../src/store/saga-store.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { sagaDraft } from "../helpers/engine-harness.js";
+import { waitUntil } from "../helpers/wait.js";
 
 const registry = createDefaultRegistry([]);
 const NOW = Date.parse("2030-01-01T00:00:00Z");
@@ -58,6 +60,8 @@ describe("a saga from a definition is written only while its version is as it wa
     await register("states", "1", "DEPRECATED");
     expect(await insert("states", 1, { state: "ACTIVE", latest: false })).toMatchObject({ outcome: "definition-changed", stored: false });
     await definitions.setState("states", 1, "DISABLED", NOW);
+    // Seen as it was (DEPRECATED) or as it is: a DISABLED version never starts a saga.
+    expect(await insert("states", 1, { state: "DEPRECATED", latest: false })).toMatchObject({ outcome: "definition-changed", stored: false });
     expect(await insert("states", 1, { state: "DISABLED", latest: false })).toMatchObject({ outcome: "definition-changed", stored: false });
     expect(await insert("states", 7, { state: "ACTIVE", latest: false })).toMatchObject({ outcome: "definition-changed", stored: false });
     expect(await insert("nameless", 1, { state: "ACTIVE", latest: true })).toMatchObject({ outcome: "definition-changed", stored: false });
@@ -74,17 +78,47 @@ describe("a saga from a definition is written only while its version is as it wa
     expect(await insert("no-such-definition", 1, null)).toMatchObject({ outcome: "created", stored: true });
   });
 
-  it("decides each saga of one batched statement on its own", async () => {
+  it("decides each saga of one batched statement on its own, and notifies only the ones written", async () => {
     await register("batch-ok", "1");
     await register("batch-moved", "1");
     await register("batch-moved", "2");
-    const results = await Promise.all([
-      insert("batch-ok", 1, { state: "ACTIVE", latest: true }),
-      insert("batch-moved", 1, { state: "ACTIVE", latest: true }),
-      insert("batch-moved", 2, { state: "ACTIVE", latest: true }),
-      insert("batch-ok", 1, { state: "DEPRECATED", latest: false }),
-    ]);
-    expect(results.map((r) => r.outcome)).toEqual(["created", "definition-changed", "created", "definition-changed"]);
-    expect(results.map((r) => r.stored)).toEqual([true, false, true, false]);
+    const repeated = randomUUID();
+    expect((await insert("batch-ok", 1, { state: "ACTIVE", latest: true }, repeated)).outcome).toBe("created");
+    const listener = new pg.Client({ connectionString: db.url });
+    await listener.connect();
+    const notified: string[] = [];
+    listener.on("notification", (n) => notified.push(n.payload!.split(":")[0]!));
+    await listener.query(`LISTEN ${EVENTS_CHANNEL}`);
+    const statements: number[] = [];
+    const query = db.pool.query.bind(db.pool);
+    db.pool.query = ((...args: Parameters<typeof query>) => {
+      const config = args[0] as { name?: string; values?: [string] };
+      if (config?.name === "sagad_insert_sagas") statements.push((JSON.parse(config.values![0]) as unknown[]).length);
+      return query(...args);
+    }) as typeof db.pool.query;
+    try {
+      // The first write goes alone (one statement in flight); the five after it wait and go together.
+      const { state, created } = newSaga(randomUUID(), sagaDraft(registry, "first", [{ name: "a", action: "noop" }]), NOW, "test");
+      const ids = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), repeated];
+      const results = await Promise.all([
+        sagas.insertSaga(state, [created], null, null),
+        insert("batch-ok", 1, { state: "ACTIVE", latest: true }, ids[0]),
+        insert("batch-moved", 1, { state: "ACTIVE", latest: true }, ids[1]),
+        insert("batch-moved", 2, { state: "ACTIVE", latest: true }, ids[2]),
+        insert("batch-ok", 1, { state: "DEPRECATED", latest: false }, ids[3]),
+        insert("batch-ok", 1, { state: "ACTIVE", latest: true }, ids[4]),
+      ]);
+      expect(statements).toEqual([1, 5]);
+      const [, ...guarded] = results as [unknown, ...Awaited<ReturnType<typeof insert>>[]];
+      expect(guarded.map((r) => r.outcome)).toEqual(["created", "definition-changed", "created", "definition-changed", "exists"]);
+      expect(guarded.map((r) => r.stored)).toEqual([true, false, true, false, true]);
+      const expected = [state.id, ids[0]!, ids[2]!].sort();
+      await waitUntil(() => notified.length >= expected.length, "the notifications of the written sagas", 5_000);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect([...notified].sort()).toEqual(expected);
+    } finally {
+      db.pool.query = query;
+      await listener.end();
+    }
   });
 });
