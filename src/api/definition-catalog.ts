@@ -13,7 +13,7 @@ export interface ResolvedDefinition {
   compiled: CompiledDefinition;
 }
 
-/** Compiled versions and heads kept per replica, each map at most this many entries. */
+/** Compiled versions and heads kept per replica, each map at most this many entries (least recently used go first). */
 const MAX_CACHED = 1000;
 
 interface Head {
@@ -46,7 +46,7 @@ export class DefinitionCatalog {
    */
   async resolve(name: string, version: number, fresh = false): Promise<ResolvedDefinition> {
     const key = `${version}:${name}`;
-    let head = fresh ? undefined : this.heads.get(key);
+    let head = fresh ? undefined : recall(this.heads, key);
     if (head === undefined) {
       const stored = await this.store.head(name, version);
       this.heads.delete(key);
@@ -70,7 +70,7 @@ export class DefinitionCatalog {
 
   private async compile(name: string, version: number): Promise<CompiledDefinition> {
     const key = `${version}:${name}`;
-    const cached = this.compiled.get(key);
+    const cached = recall(this.compiled, key);
     if (cached) return cached;
     const record = await this.store.get(name, version);
     if (record === null) throw missing(name, version);
@@ -90,8 +90,19 @@ export class DefinitionCatalog {
   }
 }
 
-/** Sets `key`, first dropping the oldest entry of a full map. */
+/** The entry of `key`, moved to the end of the map's order: the maps evict least recently used first. */
+function recall<V>(map: Map<string, V>, key: string): V | undefined {
+  const value = map.get(key);
+  if (value !== undefined) {
+    map.delete(key);
+    map.set(key, value);
+  }
+  return value;
+}
+
+/** Sets `key`, first dropping the least recently used entry of a full map. */
 function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
   if (map.size >= MAX_CACHED) map.delete(map.keys().next().value!);
   map.set(key, value);
 }
