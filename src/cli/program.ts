@@ -9,7 +9,6 @@ import { addSagaCommands } from "./saga-commands.js";
 import { addStepCommands, STAND_IN_OUTPUT_FLAG } from "./step-commands.js";
 
 /** The first words that make `sagad` the operator CLI instead of the server. */
-export const CLI_COMMANDS: ReadonlySet<string> = new Set(["def", "saga", "step", "token", "help"]);
 
 const DEFAULT_URL = "http://127.0.0.1:8080";
 
