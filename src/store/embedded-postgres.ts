@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
-import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, realpath, rm, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -265,7 +265,10 @@ async function processState(pid: number, pgdata: string): Promise<"postgres" | "
   }
   const zombie = /^\d+ \(.*\) Z/.test(stat);
   const args = cmdline.split("\0");
-  const ours = args.some((arg, i) => arg === "-D" && args[i + 1] === pgdata);
+  // As root the data dir is a link to the shared clusters folder, and postgres runs with -D on
+  // the link's target: either names our cluster.
+  const target = await realpath(pgdata).catch(() => pgdata);
+  const ours = args.some((arg, i) => arg === "-D" && (args[i + 1] === pgdata || args[i + 1] === target));
   return ours && !zombie ? "postgres" : "gone";
 }
 

@@ -101,11 +101,25 @@ describe.runIf(isRoot)("as root, from a checkout in a private folder", () => {
     expect(existsSync(path.join(cluster, "postmaster.pid")), "postgres stopped").toBe(false);
   }, 180_000);
 
-  it("a second npm start keeps the saga and the token", async () => {
+  it("a second npm start keeps the saga and the token; `sagad token create` works beside it", async () => {
     const again = await npmStart();
     expect(again.stdout()).not.toMatch(TOKEN);
     const saga = (await createSagaClient(again.url, { token }).getSaga({ id: sagaId })).saga!;
     expect(SagaStatus[saga.status]).toBe("COMPLETED");
+
+    // As the README's tour does: a token from the running sagad's own embedded database, whose
+    // ./.sagad/pgdata is a link (postgres runs with -D on its target).
+    const env: NodeJS.ProcessEnv = { ...process.env, SAGAD_ROOT_POSTGRES_DIR: rootPostgresDir };
+    delete env.DATABASE_URL;
+    delete env.SAGAD_DATA_DIR;
+    const created = await runCommand(process.execPath, ["--import", "tsx", "src/main.ts", "token", "create", "--name", "beside", "--scope", "sagas:read"], { cwd: checkout, timeoutMs: 60_000, env });
+    expect(created.code, created.stderr).toBe(0);
+    const issued = TOKEN.exec(created.stdout)?.[0] ?? "";
+    expect(issued, created.stdout).not.toBe("");
+    await waitUntil(async () => {
+      const answer = await createSagaClient(again.url, { token: issued }).getSaga({ id: sagaId }).catch(() => null);
+      return answer?.saga?.id === sagaId;
+    }, "the running sagad accepts the new token", 10_000);
     again.signal("SIGTERM");
     expect(await again.waitForExit(20_000), describeOutput(again)).toEqual({ code: 0, signal: null });
   }, 180_000);
