@@ -1,4 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
+import { GLOBAL_VALUE_FLAGS } from "./commands.js";
 import { runTokenCommand } from "./token-command.js";
 import type { CliIo } from "./context.js";
 import { addDefinitionCommands } from "./def-commands.js";
@@ -41,8 +42,6 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   return state.exitCode;
 }
 
-/** Global flags that take a value (as their own next argument): that value is never a command. */
-const GLOBAL_VALUE_FLAGS: ReadonlySet<string> = new Set(["--url", "--token", "--protocol", "-o", "--output"]);
 /** Flags of `step skip` that take a value, so a value spelled `--output` is left alone. */
 const SKIP_VALUE_FLAGS: ReadonlySet<string> = new Set([...GLOBAL_VALUE_FLAGS, "--reason", "--output-file"]);
 

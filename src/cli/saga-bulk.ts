@@ -82,7 +82,7 @@ async function control(ctx: CliContext, verb: Verb, id: string, opts: ControlOpt
 async function bulk(ctx: CliContext, verb: Verb, opts: ControlOptions): Promise<number> {
   if (opts.status === undefined) throw new CliError(`saga ${verb}: give a saga id, or --status (with other filters) for many`, EXIT.USAGE);
   if (opts.reason === undefined || opts.reason.trim() === "") throw new CliError(`saga ${verb} --status: a bulk ${verb} needs --reason`, EXIT.USAGE);
-  const sagas = await findSagas(ctx, { ...opts, all: opts.limit === undefined });
+  const { sagas } = await findSagas(ctx, { ...opts, all: opts.limit === undefined });
   if (sagas.length === 0) {
     ctx.err(`sagad: no saga matches; nothing to ${verb}`);
     return EXIT.OK;

@@ -65,8 +65,9 @@ export function addSagaCommands(program: Command, run: Run): void {
     .option("--limit <n>", "at most N (default 50)", parseLimit)
     .option("--all", "every match, all pages")
     .action(run(async (ctx, opts: SagaFilterOptions) => {
-      const sagas = await findSagas(ctx, opts);
+      const { sagas, more } = await findSagas(ctx, opts);
       printList(ctx, SagaSchema, sagas, () => sagaRows(ctx, sagas));
+      if (more) ctx.err(`sagad: the newest ${sagas.length} shown; more match (--limit N or --all)`);
     }));
 
   saga
@@ -119,14 +120,18 @@ async function createRequest(opts: CreateOptions): Promise<{ message: MessageIni
 }
 
 /**
- * History up to now (or, with follow, until Ctrl-C). Without follow it stops at the sequence the
- * saga had when asked, so it ends even for a running saga.
+ * History up to now (or, with follow, until Ctrl-C: exit 130, as for watch). Without follow it
+ * stops at the sequence the saga had when asked, so it ends even for a running saga.
  */
 async function printEvents(ctx: CliContext, id: string, follow: boolean): Promise<number> {
   const { saga } = await ctx.sagas().getSaga({ id });
   const until = saga!.sequence;
   const abort = new AbortController();
-  const onSigint = () => abort.abort();
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+    abort.abort();
+  };
   process.once("SIGINT", onSigint);
   const all = [];
   try {
@@ -146,5 +151,5 @@ async function printEvents(ctx: CliContext, id: string, follow: boolean): Promis
     process.removeListener("SIGINT", onSigint);
   }
   if (ctx.output === "json") ctx.out(JSON.stringify(all, null, 2));
-  return EXIT.OK;
+  return interrupted ? EXIT.INTERRUPTED : EXIT.OK;
 }

@@ -42,11 +42,13 @@ export function parseSince(text: string | undefined, now = Date.now()): number |
 
 /**
  * Lists the sagas the filters match, newest first, following pages until `limit` (default 50)
- * or the end with `all`. ListSagas takes one status per call, so several statuses are one list
- * per status, merged by creation time.
+ * or the end with `all`; `more` tells whether the limit left matches out. ListSagas takes one
+ * status per call, so several statuses are one list per status, merged by creation time.
  */
-export async function findSagas(ctx: CliContext, options: SagaFilterOptions): Promise<Saga[]> {
+export async function findSagas(ctx: CliContext, options: SagaFilterOptions): Promise<{ sagas: Saga[]; more: boolean }> {
+  if (options.all === true && options.limit !== undefined) throw new CliError("give --limit N or --all, not both", EXIT.USAGE);
   const limit = options.all === true ? Number.POSITIVE_INFINITY : options.limit ?? 50;
+  let more = false;
   const statuses = parseStatuses(options.status);
   const base = baseRequest(options);
   const lists = await Promise.all((statuses.length === 0 ? [SagaStatus.UNSPECIFIED] : statuses).map(async (status) => {
@@ -58,10 +60,12 @@ export async function findSagas(ctx: CliContext, options: SagaFilterOptions): Pr
       found.push(...page.sagas);
       pageToken = page.nextPageToken;
     } while (pageToken !== "" && found.length < limit);
+    if (pageToken !== "") more = true;
     return found;
   }));
   const merged = lists.flat().sort((a, b) => compareNewestFirst(a, b));
-  return Number.isFinite(limit) ? merged.slice(0, limit) : merged;
+  if (merged.length > limit) more = true;
+  return { sagas: Number.isFinite(limit) ? merged.slice(0, limit) : merged, more };
 }
 
 function baseRequest(options: SagaFilterOptions): MessageInitShape<typeof ListSagasRequestSchema> {

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SagaStatus, type SagaClient } from "../../src/client/index.js";
-import { sagadCliFor, spawnSagadCli, tableRows, writeTempFiles, type SagadCli } from "../helpers/cli.js";
+import { runSagadCli, sagadCliFor, spawnSagadCli, tableRows, writeTempFiles, type SagadCli } from "../helpers/cli.js";
+import { PROJECT_ROOT } from "../helpers/replica-process.js";
+import { runCommand } from "../helpers/run-command.js";
 import { mapConcurrent, ONE_ATTEMPT, type StepSpecInit } from "../helpers/rpc.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { waitForStatus } from "../helpers/wait.js";
@@ -150,12 +152,31 @@ describe("sagad saga create|list|get|events (CLI)", { timeout: 90_000 }, () => {
       cli("saga", "list", "--label", "suite=many", "--all", "-o", "jsonl"),
     ]);
     expect(tableRows(first.stdout).rows).toHaveLength(50);
+    expect(first.stderr.trim()).toBe("sagad: the newest 50 shown; more match (--limit N or --all)");
     expect(tableRows(all.stdout).rows).toHaveLength(55);
+    expect(all.stderr).toBe("");
     expect(tableRows(limit.stdout).rows).toHaveLength(53);
     const sagas = jsonl.stdout.trimEnd().split("\n").map((line) => JSON.parse(line) as { id: string; name: string; status: string });
     expect(new Set(sagas.map((s) => s.id)).size).toBe(55);
     expect(sagas.map((s) => s.name).sort()).toEqual(Array.from({ length: 55 }, (_, i) => `many-${i}`).sort());
     expect(sagas.every((s) => s.status === "SAGA_STATUS_COMPLETED")).toBe(true);
+    const both = await cli("saga", "list", "--limit", "3", "--all");
+    expect([both.code, both.stdout, both.stderr.trim()]).toEqual([2, "", "sagad: give --limit N or --all, not both"]);
+  });
+
+  it("takes the global flags before the command too, and ends quietly when its reader goes away", async () => {
+    const env = { SAGAD_URL: "http://127.0.0.1:1", SAGAD_TOKEN: "" };
+    const first = await runSagadCli(["--url", srv.server.url, "--token", srv.adminToken, "-o", "json", "--no-color", "saga", "list", "--label", "suite=many", "--limit", "2"], { env });
+    expect(first.code, first.stderr).toBe(0);
+    expect((JSON.parse(first.stdout) as unknown[]).length).toBe(2);
+    // A reader that stops after one byte: no EPIPE stack trace, no error exit.
+    const piped = await runCommand("/bin/bash", ["-c", "set -o pipefail; node --import tsx src/main.ts saga list --label suite=many --all -o jsonl | (head -c 1 > /dev/null; exec true)"], {
+      cwd: PROJECT_ROOT,
+      timeoutMs: 60_000,
+      env: { ...process.env, SAGAD_URL: srv.server.url, SAGAD_TOKEN: srv.adminToken },
+    });
+    expect(piped.stderr).not.toMatch(/EPIPE|Error/);
+    expect(piped.code).toBe(0);
   });
 
   it("get shows the failure first (status, failing step, last error), then the step table; -o json is the saga", async () => {
@@ -220,7 +241,7 @@ describe("sagad saga create|list|get|events (CLI)", { timeout: 90_000 }, () => {
     ]);
   });
 
-  it("events --follow prints the history, keeps following after the saga rests, and ends on Ctrl-C", async () => {
+  it("events --follow prints the history, keeps following after the saga rests, and ends on Ctrl-C with 130", async () => {
     const id = await create("cli-follow", failingSteps(), { suite: "follow" });
     await waitForStatus(client, id, SagaStatus.FAILED);
     const follow = spawnSagadCli(["saga", "events", id, "--follow"], { env: { SAGAD_URL: srv.server.url, SAGAD_TOKEN: srv.adminToken } });
@@ -232,7 +253,7 @@ describe("sagad saga create|list|get|events (CLI)", { timeout: 90_000 }, () => {
     follow.signal("SIGINT");
     const result = await follow.done;
 
-    expect(result.code, result.stderr).toBe(0);
+    expect(result.code, result.stderr).toBe(130);
     const { saga } = await client.getSaga({ id });
     const lines = result.stdout.trimEnd().split("\n");
     expect(lines.map((line) => line.split(/\s+/)[0])).toEqual(Array.from({ length: Number(saga!.sequence) }, (_, i) => `#${i + 1}`));
