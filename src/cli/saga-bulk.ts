@@ -24,7 +24,7 @@ const DESCRIPTIONS: Record<Verb, string> = {
   retry: "run a FAILED saga again from where it failed",
   rollback: "compensate the completed steps of a FAILED saga, in reverse dependency order",
   cancel: "stop a saga and compensate what it did",
-  delete: "delete a resting saga and its history (--force: any saga)",
+  delete: "delete a resting saga and its history (FAILED and COMPENSATION_FAILED need --force)",
 };
 
 /** Verbs that may act on every saga a filter matches; the others take one id only. */
@@ -40,8 +40,8 @@ export function addBulkControlCommands(saga: Command, run: Run): void {
       .command(verb)
       .argument(BULK.has(verb) ? "[id]" : "<id>")
       .description(DESCRIPTIONS[verb] + (BULK.has(verb) ? "; without an id, every saga the filters match" : ""))
-      .option("--reason <text>", "why; recorded in the saga's history with your token's name");
-    if (verb === "delete") command.option("--force", "also delete a saga that is not resting");
+      .option("--reason <text>", verb === "delete" ? "why; logged by the server with your token's name (the history goes with the saga)" : "why; recorded in the saga's history with your token's name");
+    if (verb === "delete") command.option("--force", "also delete a FAILED or COMPENSATION_FAILED saga, whose side effects may not be undone");
     if (BULK.has(verb)) {
       command
         .option("--status <list>", "bulk: sagas in these statuses, e.g. failed")

@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { fromJson, type DescMessage, type JsonValue, type MessageShape } from "@bufbuild/protobuf";
-import { isMap, isSeq, LineCounter, parseDocument, type Document } from "yaml";
+import { isMap, isSeq, type Document } from "yaml";
 import { CliError, EXIT } from "./exit-codes.js";
+import { parseYamlText } from "./yaml-text.js";
 
 /** A definition or steps file, parsed: the message, and a way to point at any field in the text. */
 export interface SpecFile<Desc extends DescMessage> {
@@ -28,17 +29,8 @@ export async function readSpecFile<Desc extends DescMessage>(path: string, schem
 
 /** The parsing half of {@link readSpecFile}, for text that is already in memory. */
 export function parseSpecText<Desc extends DescMessage>(path: string, text: string, schema: Desc): SpecFile<Desc> {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const at = (offset: number): string => {
-    const { line, col } = lines.linePos(offset);
-    return `${path}:${line}:${col}`;
-  };
-  const syntaxError = doc.errors[0];
-  if (syntaxError !== undefined) {
-    throw new CliError(`${at(syntaxError.pos[0])}: ${firstLine(syntaxError.message)}`, EXIT.USAGE);
-  }
-  const json = doc.toJS({ maxAliasCount: 100 }) as JsonValue;
+  const { doc, value, at } = parseYamlText(path, text);
+  const json = value as JsonValue;
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw new CliError(`${path}:1:1: expected a mapping of ${schema.name} fields`, EXIT.USAGE);
   }
@@ -99,10 +91,6 @@ function firstDefined<T>(items: readonly (T | undefined)[]): T | undefined {
 /** protobuf-es says `cannot decode field saga.v1.StepSpec.name from JSON: 5`; say what was wrong. */
 function plainDecodeError(message: string): string {
   return message.replace(/^cannot decode (field|message) [\w.]+ from JSON: /, "invalid value: ");
-}
-
-function firstLine(text: string): string {
-  return text.split("\n")[0] ?? text;
 }
 
 /** `steps[2].depends_on[0]` → ["steps", 2, "depends_on", 0]; `vars["a.b"]` keeps the quoted key. */

@@ -1,9 +1,9 @@
 import { readFile } from "node:fs/promises";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { Option, type Command } from "commander";
-import { parse as parseYaml } from "yaml";
 import { SagaSchema } from "../client/index.js";
 import { CliError, EXIT } from "./exit-codes.js";
+import { parseYamlText } from "./yaml-text.js";
 import { colorStatus, sagaStatusName } from "./format.js";
 import { printOne } from "./output.js";
 import type { Run } from "./run.js";
@@ -58,7 +58,9 @@ async function readObjectFile(flag: string, path: string): Promise<JsonObject> {
   } catch (err) {
     throw new CliError(`${flag} ${path}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`, EXIT.USAGE);
   }
-  return parseObject(`${flag} ${path}`, text, (t) => parseYaml(t, { prettyErrors: true }) as unknown);
+  const { value } = parseYamlText(path, text);
+  if (value === null || typeof value !== "object" || Array.isArray(value)) throw new CliError(`${path}:1:1: expected a JSON object (a mapping) for ${flag}`, EXIT.USAGE);
+  return value as JsonObject;
 }
 
 function parseObject(what: string, text: string, parse: (text: string) => unknown): JsonObject {

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
-import { LineCounter, parseDocument } from "yaml";
 import { CliError, EXIT } from "./exit-codes.js";
+import { parseYamlText } from "./yaml-text.js";
 
 /** `--var k=v` and `--label k=v`: repeatable flags that commander collects into a list. */
 export function collect(value: string, previous: string[] = []): string[] {
@@ -33,14 +33,7 @@ export async function readVarsFile(path: string): Promise<Record<string, string>
   } catch (err) {
     throw new CliError(`--vars-file ${path}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`, EXIT.USAGE);
   }
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
-  const syntaxError = doc.errors[0];
-  if (syntaxError !== undefined) {
-    const { line, col } = lines.linePos(syntaxError.pos[0]);
-    throw new CliError(`${path}:${line}:${col}: ${syntaxError.message.split("\n")[0]}`, EXIT.USAGE);
-  }
-  const value = doc.toJS() as unknown;
+  const { value } = parseYamlText(path, text);
   if (value === null || value === undefined) return {};
   if (typeof value !== "object" || Array.isArray(value)) throw new CliError(`${path}:1:1: expected a mapping of var names to values`, EXIT.USAGE);
   const vars: Record<string, string> = {};

@@ -44,6 +44,8 @@ describe("sagad CLI errors and exit codes", { timeout: 90_000 }, () => {
       "bad-duration.yaml": "name: dur\nsteps:\n  - name: a\n    action: noop\n    retry_policy:\n      initial_interval: soon\n",
       "vars.yaml": "order: [\n",
       "ok.yaml": "name: fine\nsteps:\n  - name: a\n    action: noop\n",
+      "unquoted.yaml": "name: env\nsteps:\n  - name: a\n    action: noop\n    config: {env: {{vars.env}}}\n",
+      "unquoted-vars.yaml": "region: eu\nnote: {{vars.x}}\n",
     });
     const { saga } = await srv.client().createSaga({
       name: "cli-errors",
@@ -75,6 +77,9 @@ describe("sagad CLI errors and exit codes", { timeout: 90_000 }, () => {
       { args: ["saga", "create", "-f", f("bad-duration.yaml")], code: 2, stderr: [`sagad: ${f("bad-duration.yaml")}:6:7: steps[0].retry_policy.initial_interval: invalid value: "soon"`] },
       { args: ["saga", "create", "--def", "shop", "--vars-file", f("vars.yaml")], code: 2, stderr: [new RegExp(`^sagad: ${f("vars.yaml")}:2:1: Flow sequence`)] },
       { args: ["saga", "create", "-f", f("no-such.yaml")], code: 2, stderr: [`sagad: ${f("no-such.yaml")}: no such file`] },
+      // An unquoted template parses as a mapping used as a key: refused where it stands, never registered.
+      { args: ["def", "register", "-f", f("unquoted.yaml")], code: 2, stderr: [`sagad: ${f("unquoted.yaml")}:5:20: a mapping used as a key; quote a value that starts with "{", e.g. a template: "{{vars.env}}"`] },
+      { args: ["saga", "create", "--def", "shop", "--vars-file", f("unquoted-vars.yaml")], code: 2, stderr: [new RegExp(`^sagad: ${f("unquoted-vars.yaml")}:2:8: a mapping used as a key`)] },
     ];
     const results = await mapConcurrent(cases, 3, run);
     results.forEach((result, i) => expectError(result, cases[i]!));

@@ -37,6 +37,7 @@ describe("sagad step retry|skip (CLI)", { timeout: 90_000 }, () => {
       "stand-in.yaml": "receipt: from-file-7\nnote: charged at the till\n",
       "broken.yaml": "method: GET\nurl: [unclosed\n",
       "list.yaml": "- not\n- a mapping\n",
+      "unquoted.yaml": "method: GET\nurl: {{vars.url}}\n",
     });
   });
 
@@ -103,7 +104,8 @@ describe("sagad step retry|skip (CLI)", { timeout: 90_000 }, () => {
       [["skip", id, "charge", "--output", "{not json"], "sagad: --output: "],
       [["skip", id, "charge", "--output", "[1, 2]"], "sagad: --output: expected a JSON object"],
       [["skip", id, "charge", "--output", "{}", "--output-file", files.path("stand-in.yaml")], "give --output or --output-file, not both"],
-      [["retry", id, "charge", "--config-file", files.path("broken.yaml")], `sagad: --config-file ${files.path("broken.yaml")}: `],
+      [["retry", id, "charge", "--config-file", files.path("broken.yaml")], `sagad: ${files.path("broken.yaml")}:3:1: `],
+      [["retry", id, "charge", "--config-file", files.path("unquoted.yaml")], `sagad: ${files.path("unquoted.yaml")}:2:7: a mapping used as a key`],
       [["retry", id, "charge", "--config-file", files.path("list.yaml")], "expected a JSON object"],
       [["retry", id, "charge", "--config-file", files.path("missing.yaml")], "no such file"],
     ];
