@@ -26,20 +26,28 @@ export function addDefinitionCommands(program: Command, run: Run): void {
     .requiredOption("-f, --file <file...>", "definition file(s)")
     .option("--expect-version <n>", "fail unless the latest version is N (-1: none yet)", parseInteger)
     .action(run(async (ctx, opts: { file: string[]; expectVersion?: number }) => {
+      // Every file is read and checked before any is sent, so a bad file registers nothing; if
+      // the server refuses one, the files registered before it are still reported.
+      const files = [];
+      for (const path of opts.file) files.push(await readSpecFile(path, DefinitionSpecSchema));
       const results: { path: string; response: RegisterDefinitionResponse }[] = [];
-      for (const path of opts.file) {
-        const file = await readSpecFile(path, DefinitionSpecSchema);
-        const response = await ctx.withLocator(file.locate, () =>
-          ctx.definitions().registerDefinition({ spec: file.message, expectedLatestVersion: opts.expectVersion ?? 0 }),
-        );
-        results.push({ path, response });
+      try {
+        for (const file of files) {
+          const response = await ctx.withLocator(file.locate, () =>
+            ctx.definitions().registerDefinition({ spec: file.message, expectedLatestVersion: opts.expectVersion ?? 0 }),
+          );
+          results.push({ path: file.path, response });
+        }
+      } finally {
+        // JSON prints the whole response per file, not just the definition: whether it was
+        // registered or unchanged (`created`) is what a deploy pipeline branches on.
+        if (results.length > 0) {
+          printList(ctx, RegisterDefinitionResponseSchema, results.map((r) => r.response), () =>
+            renderTable(["FILE", "NAME", "VERSION", "RESULT"], results.map(({ path, response: { definition, created } }) => [
+              path, definition?.spec?.name ?? "", String(definition?.version ?? ""), created ? "registered" : "unchanged",
+            ])));
+        }
       }
-      // JSON prints the whole response per file, not just the definition: whether it was
-      // registered or unchanged (`created`) is what a deploy pipeline branches on.
-      printList(ctx, RegisterDefinitionResponseSchema, results.map((r) => r.response), () =>
-        renderTable(["FILE", "NAME", "VERSION", "RESULT"], results.map(({ path, response: { definition, created } }) => [
-          path, definition?.spec?.name ?? "", String(definition?.version ?? ""), created ? "registered" : "unchanged",
-        ])));
     }));
 
   def

@@ -47,6 +47,10 @@ describe("sagad def (CLI)", { timeout: 90_000 }, () => {
       "shop-v2.yaml": shopDefinition("second cut"),
       "shop-v3.yaml": shopDefinition("third cut"),
       "vars.yaml": "order: B-7\ncurrency: USD\n",
+      "multi-a.yaml": "name: multi-a\nsteps:\n  - name: a\n    action: noop\n",
+      "multi-b.yaml": "name: multi-b\nsteps:\n  - name: a\n    action: noop\n",
+      "syntax.yaml": "name: broken\nsteps: [\n",
+      "refused.yaml": "name: refused\nsteps:\n  - name: a\n    action: noop\n    dependsOn: [nope]\n",
     });
     const first = await cli("def", "register", "-f", files.path("shop-v1.yaml"));
     expect(first.code, first.stderr).toBe(0);
@@ -89,6 +93,19 @@ describe("sagad def (CLI)", { timeout: 90_000 }, () => {
       ["customer-onboarding", 1, false],
       ["provision-environment", 1, false],
     ]);
+  });
+
+  it("register checks every file before sending any; a file the server refuses ends it, reporting the ones before", async () => {
+    const local = await cli("def", "register", "-f", files.path("multi-a.yaml"), "-f", files.path("syntax.yaml"));
+    expect([local.code, local.stdout]).toEqual([2, ""]);
+    expect(local.stderr).toMatch(new RegExp(`^sagad: ${files.path("syntax.yaml")}:\\d+:\\d+: `));
+    expect((await cli("def", "get", "multi-a")).code).toBe(3);
+
+    const server = await cli("def", "register", "-f", files.path("multi-b.yaml"), "-f", files.path("refused.yaml"));
+    expect(server.code).toBe(2);
+    expect(tableRows(server.stdout).rows).toEqual([[files.path("multi-b.yaml"), "multi-b", "1", "registered"]]);
+    expect(server.stderr).toContain(`${files.path("refused.yaml")}:5:`);
+    expect((await cli("def", "get", "refused")).code).toBe(3);
   });
 
   it("register --expect-version refuses a stale expectation with exit 6 naming both versions, and accepts the right one", async () => {
