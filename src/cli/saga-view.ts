@@ -23,10 +23,25 @@ export function failingStep(saga: Saga): Step | undefined {
   return saga.steps.find((s) => STEP_FAILED.has(s.status)) ?? saga.steps.find((s) => s.error !== "" && isMoving(s));
 }
 
-/** `2/3`: attempts started out of those the retry policy allows (`2` when it allows any number). */
+/** Whether the step's counts and action are its compensation's (compensating, or failed doing so). */
+function compensating(step: Step): boolean {
+  return step.status === StepStatus.COMPENSATING || step.status === StepStatus.COMPENSATION_FAILED;
+}
+
+/**
+ * `2/3`: attempts started out of those the retry policy allows (the compensation's while it
+ * compensates; `2` when it allows any number). Operator retries start new attempts on top of the
+ * used ones, so a count past the policy's reads `4 (max 3)` rather than a puzzling `4/3`.
+ */
 export function attemptText(step: Step): string {
-  const max = step.retryPolicy?.maxAttempts ?? 0;
-  return max > 0 ? `${step.retryCount}/${max}` : String(step.retryCount);
+  const max = (compensating(step) ? step.compensate?.retryPolicy?.maxAttempts : step.retryPolicy?.maxAttempts) ?? 0;
+  if (max <= 0) return String(step.retryCount);
+  return step.retryCount <= max ? `${step.retryCount}/${max}` : `${step.retryCount} (max ${max})`;
+}
+
+/** The action the step runs now: its compensation's while it compensates. */
+function currentAction(step: Step): string {
+  return compensating(step) && step.compensate ? `${step.compensate.action} (compensation)` : step.action;
 }
 
 /** How long a step took, or has taken so far. */
@@ -67,7 +82,9 @@ export function describeSaga(ctx: CliContext, saga: Saga, now = Date.now()): str
   const lines = [`Saga:       ${saga.id}  ${saga.name}`, `Status:     ${colorStatus(ctx, sagaStatusName(saga.status))}`];
   const failing = failingStep(saga);
   if (failing !== undefined) {
-    lines.push(`Failing:    ${failing.name} (${failing.action}, attempt ${attemptText(failing)})`);
+    // A step that still moves is being retried, not failing for good.
+    const label = STEP_FAILED.has(failing.status) ? "Failing:  " : "Retrying: ";
+    lines.push(`${label}  ${failing.name} (${currentAction(failing)}, attempt ${attemptText(failing)})`);
     lines.push(`Error:      ${ctx.colors.red(failing.error || saga.error)}${failing.errorKind ? ` [${failing.errorKind}]` : ""}`);
   } else if (saga.error !== "") {
     lines.push(`Error:      ${ctx.colors.red(saga.error)}`);
