@@ -21,7 +21,7 @@ export const EXIT = {
   ALREADY_EXISTS: 7,
   /**
    * UNAVAILABLE (the server cannot be reached or its database is down) or ABORTED (a concurrent
-   * change got in the way): retrying may help.
+   * change got in the way): retrying may help. Also a URL that answers but is not a sagad.
    */
   UNAVAILABLE: 8,
   /** A bulk operation was not confirmed. */
@@ -42,7 +42,7 @@ export const EXIT_CODES_HELP = `Exit codes:
   1   other error (INTERNAL, UNKNOWN, DEADLINE_EXCEEDED, ...)
   2   usage error or INVALID_ARGUMENT (unknown flag, bad --var, a file with an error)
   3   NOT_FOUND            4   PERMISSION_DENIED     5   UNAUTHENTICATED (no or bad token)
-  6   FAILED_PRECONDITION  7   ALREADY_EXISTS        8   UNAVAILABLE, ABORTED (retry)
+  6   FAILED_PRECONDITION  7   ALREADY_EXISTS        8   UNAVAILABLE, ABORTED, no sagad at the URL
   9   a bulk operation was not confirmed
   10  the saga FAILED      11  COMPENSATED           12  COMPENSATION_FAILED
   13  CANCELLED            130 interrupted (Ctrl-C)`;

@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SagaStatus } from "../../src/client/index.js";
 import { ANSI_ESCAPE, closedPortUrl, runSagadCli, sagadCliFor, writeTempFiles, type SagadCli } from "../helpers/cli.js";
@@ -117,6 +119,24 @@ describe("sagad CLI errors and exit codes", { timeout: 90_000 }, () => {
     const results = await mapConcurrent(cases, 3, run);
     results.forEach((result, i) => expectError(result, cases[i]!));
     expect((await srv.client().getSaga({ id: failedId })).saga?.status).toBe(SagaStatus.FAILED);
+  });
+
+  it("a URL that answers but is not a sagad (plain HTTP/1, TLS against http, a path) exits 8 and says so", async () => {
+    const plain = createServer((_, res) => res.writeHead(404).end("not here"));
+    await new Promise<void>((resolve) => plain.listen(0, "127.0.0.1", resolve));
+    const port = (plain.address() as AddressInfo).port;
+    const hint = "  is it a sagad, with the right http:// or https://? (--url or SAGAD_URL)";
+    try {
+      const cases: Case[] = [
+        { args: ["saga", "list", "--url", `http://127.0.0.1:${port}`], code: 8, stderr: [`sagad: cannot talk to sagad at http://127.0.0.1:${port}: it does not speak HTTP/2 (not a sagad?)`, hint] },
+        { args: ["saga", "list", "--url", `https://127.0.0.1:${port}`], code: 8, stderr: [`sagad: cannot talk to sagad at https://127.0.0.1:${port}: the TLS handshake failed (is it http://?)`, hint] },
+        { args: ["saga", "list", "--url", `${srv.server.url}/sagad`], code: 8, stderr: [`sagad: cannot talk to sagad at ${srv.server.url}/sagad: no sagad API there (HTTP 404; a path after the port?)`, hint] },
+      ];
+      const results = await mapConcurrent(cases, 3, run);
+      results.forEach((result, i) => expectError(result, cases[i]!));
+    } finally {
+      plain.close();
+    }
   });
 
   it("--url and --token win over SAGAD_URL and SAGAD_TOKEN; every --protocol gives the same answer", async () => {
