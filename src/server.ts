@@ -17,6 +17,7 @@ import { rpcInterceptor } from "./api/rpc-interceptor.js";
 import { issueBootstrapToken, type IssuedToken } from "./auth/issue-token.js";
 import { TokenCache } from "./auth/token-cache.js";
 import { systemClock, type Clock } from "./domain/clock.js";
+import { ACTION_NAME_PATTERN } from "./domain/names.js";
 import type { ValidationLimits } from "./domain/validate-saga.js";
 import { DEFAULT_BREAKER_SETTINGS, type BreakerSettings, type CircuitBreakers } from "./engine/circuit-breakers.js";
 import { Engine } from "./engine/engine.js";
@@ -30,6 +31,12 @@ import { createPool } from "./store/pool.js";
 import { deleteOldSagas } from "./store/retention.js";
 import { SagaStore } from "./store/saga-store.js";
 import { loadActiveTokens, TOKENS_CHANNEL } from "./store/token-store.js";
+import { TaskStore } from "./store/task-store.js";
+import { WorkerSessionStore } from "./store/worker-session-store.js";
+import { TaskSweeper } from "./engine/task-sweeper.js";
+import { TaskDispatcher } from "./workers/task-dispatcher.js";
+import { TaskTokens } from "./workers/task-token.js";
+import { DEFAULT_WORKER_SETTINGS, type WorkerSettings } from "./workers/worker-settings.js";
 
 /** For embedders: the action contract, so their own actions can run next to the built-ins. */
 export { ActionError, type Action, type ActionContext } from "./actions/action.js";
@@ -56,6 +63,8 @@ export interface ServerOptions {
   logger?: Logger;
   /** Extra actions for embedders and tests, registered next to the built-ins. */
   actions?: Action[];
+  /** Timing of the worker protocol (heartbeats, ack timeout, polls); defaults suit production. */
+  workers?: Partial<WorkerSettings>;
   clock?: Clock;
   random?: () => number;
   /**
@@ -133,8 +142,8 @@ export async function build(options: ServerOptions): Promise<Server> {
   const bus = new EventBus();
   const registry = createDefaultRegistry(options.actions ?? [], { extraHeaders: { "X-Sagad-Replica": options.replicaId } });
   const definitions = new DefinitionStore(pool);
-  const isKnownAction = (name: string) => registry.has(name);
-  const catalog = new DefinitionCatalog(definitions, options.limits, isKnownAction);
+  const acceptsAction = (name: string) => registry.has(name) || ACTION_NAME_PATTERN.test(name);
+  const catalog = new DefinitionCatalog(definitions, options.limits, acceptsAction);
   const metrics: Metrics = new Metrics({
     leasesHeld: (): number => engine.activeSagaCount(),
     circuits: () => engine.circuits.list(),
@@ -161,6 +170,7 @@ export async function build(options: ServerOptions): Promise<Server> {
     [
       sagaEventsHandler((id, sequence) => {
         if (!engine.onNotification(id, sequence)) bus.publish(id, sequence);
+        dispatcher.sagaChanged(id);
       }),
       { channel: TOKENS_CHANNEL, onPayload: () => void tokens.reload() },
     ],
@@ -170,6 +180,22 @@ export async function build(options: ServerOptions): Promise<Server> {
       void tokens.reload();
     },
   );
+  const workerSettings: WorkerSettings = { ...DEFAULT_WORKER_SETTINGS, ...options.workers };
+  const taskStore = new TaskStore(pool);
+  const sessionStore = new WorkerSessionStore(pool);
+  const taskTokens = new TaskTokens(await sessionStore.tokenKey());
+  const dispatcher = new TaskDispatcher({ engine, sagas: store, tasks: taskStore, tokens: taskTokens, settings: workerSettings, clock, logger });
+  engine.setTaskListener(dispatcher);
+  const sweeper = new TaskSweeper({
+    engine,
+    tasks: taskStore,
+    sessions: sessionStore,
+    clock,
+    logger,
+    intervalMs: workerSettings.sweepMs,
+    maxRequeues: workerSettings.maxRequeues,
+    onRequeued: (rows) => dispatcher.requeued(rows),
+  });
   const shutdown = new AbortController();
   setMaxListeners(0, shutdown.signal); // one listener per open WatchSaga stream
   let http: Awaited<ReturnType<typeof listen>>;
@@ -183,15 +209,29 @@ export async function build(options: ServerOptions): Promise<Server> {
         store,
         pool,
         bus,
-        registry,
         definitions,
         catalog,
-        isKnownAction,
+        acceptsAction,
         now: () => clock.now(),
         limits: options.limits,
         logger,
         shutdownSignal: shutdown.signal,
         health,
+        tasks: taskStore,
+        workers: {
+          engine,
+          tasks: taskStore,
+          sessions: sessionStore,
+          dispatcher,
+          tokens: taskTokens,
+          settings: workerSettings,
+          clock,
+          logger,
+          replicaId: options.replicaId,
+          maxOutputBytes: options.limits.maxConfigBytes,
+          maxJsonDepth: options.limits.maxJsonDepth,
+          shutdownSignal: shutdown.signal,
+        },
       }),
       // Outermost first: the RPC interceptor logs and counts every call, refused ones too; the error
       // interceptor turns the auth interceptor's domain errors into Connect codes.
@@ -214,6 +254,8 @@ export async function build(options: ServerOptions): Promise<Server> {
     throw err;
   }
   engine.start();
+  dispatcher.start();
+  sweeper.start();
   const retention = options.retentionDays
     ? new RetentionSweeper({
         retentionDays: options.retentionDays,
@@ -246,6 +288,8 @@ export async function build(options: ServerOptions): Promise<Server> {
         health.drain(); // before the shutdown signal, so health watchers hear NOT_SERVING first
         shutdown.abort();
         await retention?.stop(); // at most one short batch in flight
+        await sweeper.stop();
+        await dispatcher.stop();
         await engine.stop(options.shutdownGraceMs);
         await http.close(1_000);
         await metricsHttp?.close(1_000);

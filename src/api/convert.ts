@@ -1,3 +1,4 @@
+import { attemptInFlight, type AttemptPhase } from "../domain/attempt-phase.js";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs, type Duration } from "@bufbuild/protobuf/wkt";
 import { sagaOutputs } from "../domain/outputs.js";
@@ -17,6 +18,7 @@ import {
   SagaStatus,
   StepSchema,
   StepStatus,
+  TaskState,
   type Circuit,
   type CreateSagaRequest,
   type RetryPolicy,
@@ -65,6 +67,8 @@ function rawRetryPolicy(p: RetryPolicy | undefined): RawRetryPolicy | null {
     jitter: p.jitter,
     timeoutMs: durationMs(p.timeout),
     nonRetryableErrors: [...p.nonRetryableErrors],
+    scheduleToStartMs: durationMs(p.scheduleToStartTimeout),
+    heartbeatTimeoutMs: durationMs(p.heartbeatTimeout),
   };
 }
 
@@ -116,12 +120,27 @@ export function retryPolicyToProto(p: DomainRetryPolicy): RetryPolicy {
     jitter: p.jitter,
     timeout: durationFromMs(p.timeoutMs),
     nonRetryableErrors: p.nonRetryableErrors,
+    scheduleToStartTimeout: p.scheduleToStartMs ? durationFromMs(p.scheduleToStartMs) : undefined,
+    heartbeatTimeout: p.heartbeatTimeoutMs ? durationFromMs(p.heartbeatTimeoutMs) : undefined,
   });
 }
 
 const ts = (ms: number | null) => (ms === null ? undefined : timestampFromMs(ms));
 
-function stepToProto(step: StepState) {
+/** Where a worker step's attempt in flight is (GetSaga's sub-state), by step index. */
+export interface StepTask {
+  phase: AttemptPhase;
+  attempt: number;
+  state: "queued" | "offered" | "running";
+  worker: string | null;
+  requeues: number;
+}
+
+const TASK_STATES = { queued: TaskState.QUEUED, offered: TaskState.OFFERED, running: TaskState.RUNNING } as const;
+
+function stepToProto(step: StepState, task: StepTask | undefined) {
+  // Only the task of the attempt the state has in flight: the two were read one after the other.
+  const current = task && attemptInFlight(step) === task.phase && step.attempt === task.attempt ? task : undefined;
   return create(StepSchema, {
     name: step.name,
     status: StepStatus[step.status],
@@ -143,11 +162,17 @@ function stepToProto(step: StepState) {
     startTime: ts(step.startedAt),
     completeTime: ts(step.completedAt),
     nextAttemptTime: ts(step.nextAttemptAt),
+    taskState: current ? TASK_STATES[current.state] : TaskState.UNSPECIFIED,
+    worker: current?.worker ?? "",
+    taskRequeues: current?.requeues ?? 0,
   });
 }
 
-/** A saga for the wire; `withSteps: false` (ListSagas) leaves steps and outputs out. */
-export function sagaToProto(saga: SagaState, withSteps = true): Saga {
+/**
+ * A saga for the wire; `withSteps: false` (ListSagas) leaves steps and outputs out. `tasks` adds
+ * the sub-state of worker steps in flight (GetSaga).
+ */
+export function sagaToProto(saga: SagaState, withSteps = true, tasks: ReadonlyMap<number, StepTask> = new Map()): Saga {
   return create(SagaSchema, {
     id: saga.id,
     name: saga.name,
@@ -156,7 +181,7 @@ export function sagaToProto(saga: SagaState, withSteps = true): Saga {
     retryCount: saga.retryCount,
     maxRetries: saga.maxRetries,
     error: saga.error ?? "",
-    steps: withSteps ? saga.steps.map(stepToProto) : [],
+    steps: withSteps ? saga.steps.map((step, i) => stepToProto(step, tasks.get(i))) : [],
     outputs: withSteps ? sagaOutputs(saga) : {},
     vars: saga.vars,
     definition: saga.definition,

@@ -36,7 +36,7 @@ export class DefinitionCatalog {
   constructor(
     private readonly store: DefinitionStore,
     private readonly limits: ValidationLimits,
-    private readonly isKnownAction: (name: string) => boolean,
+    private readonly acceptsAction: (name: string) => boolean,
   ) {}
 
   /**
@@ -76,7 +76,7 @@ export class DefinitionCatalog {
     if (record === null) throw missing(name, version);
     let compiled: CompiledDefinition;
     try {
-      compiled = validateDefinitionSpec(rawDefinitionSpec(specFromJson(record.spec)), this.limits, this.isKnownAction);
+      compiled = validateDefinitionSpec(rawDefinitionSpec(specFromJson(record.spec)), this.limits, this.acceptsAction);
     } catch (err) {
       // Registered elsewhere (another replica's actions, other limits): say why this one refuses.
       if (err instanceof DomainError && err.reason === "INVALID_ARGUMENT") {

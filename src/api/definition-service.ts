@@ -23,7 +23,7 @@ export interface DefinitionServiceDeps {
   definitions: DefinitionStore;
   catalog: DefinitionCatalog;
   limits: ValidationLimits;
-  isKnownAction: (name: string) => boolean;
+  acceptsAction: (name: string) => boolean;
   logger: Logger;
   now?: () => number;
 }
@@ -44,7 +44,7 @@ export function createDefinitionService(deps: DefinitionServiceDeps): ServiceImp
       if (!Number.isInteger(req.expectedLatestVersion) || req.expectedLatestVersion < -1) {
         throw invalidArgument([{ field: "expected_latest_version", description: `must be -1 (no version yet), 0 (no check) or a version; got ${req.expectedLatestVersion}` }]);
       }
-      const compiled = validateDefinitionSpec(rawDefinitionSpec(req.spec), deps.limits, deps.isKnownAction);
+      const compiled = validateDefinitionSpec(rawDefinitionSpec(req.spec), deps.limits, deps.acceptsAction);
       const spec = specToJson(req.spec);
       const createdBy = tokenName(context) ?? "";
       const { record, created } = await deps.definitions.register(

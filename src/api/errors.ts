@@ -18,6 +18,7 @@ const CODES: Readonly<Record<DomainErrorReason, Code>> = {
   UNAUTHENTICATED: Code.Unauthenticated,
   PERMISSION_DENIED: Code.PermissionDenied,
   ABORTED: Code.Aborted,
+  STALE_ATTEMPT: Code.FailedPrecondition,
 };
 
 /**

@@ -4,6 +4,7 @@ import { ServerReflection as ReflectionV1Alpha } from "../gen/grpc/reflection/v1
 import { Health } from "../gen/health/v1/health_pb.js";
 import { SagaService } from "../gen/saga/v1/saga_pb.js";
 import { DefinitionService } from "../gen/saga/v1/definition_pb.js";
+import { WorkerService } from "../gen/saga/v1/worker_pb.js";
 
 /**
  * The access tables: the scope each SagaService (and, below, DefinitionService) RPC needs. `admin` satisfies every entry (see
@@ -38,6 +39,23 @@ export const DEFINITION_SERVICE_SCOPES = {
 } as const satisfies { readonly [K in keyof typeof DefinitionService.method]: Scope };
 
 /**
+ * WorkerService: a worker token does the worker's part and nothing else; who is connected is for
+ * operators (`sagas:read`), since it shows what waits and why.
+ */
+export const WORKER_SERVICE_SCOPES = {
+  registerWorker: "workers",
+  subscribe: "workers",
+  pollTasks: "workers",
+  ackTasks: "workers",
+  heartbeat: "workers",
+  completeTask: "workers",
+  failTask: "workers",
+  reportCancelled: "workers",
+  drain: "workers",
+  listWorkers: "sagas:read",
+} as const satisfies { readonly [K in keyof typeof WorkerService.method]: Scope };
+
+/**
  * Services anyone may call without a token: probes (grpc.health.v1) and schema discovery (server
  * reflection) reveal no saga data, and load balancers and `buf curl` cannot present a token.
  */
@@ -54,6 +72,10 @@ const BY_PATH: ReadonlyMap<string, Scope> = new Map([
   ...Object.entries(DEFINITION_SERVICE_SCOPES).map(([localName, scope]): [string, Scope] => {
     const method = DefinitionService.method[localName as keyof typeof DefinitionService.method];
     return [`${DefinitionService.typeName}/${method.name}`, scope];
+  }),
+  ...Object.entries(WORKER_SERVICE_SCOPES).map(([localName, scope]): [string, Scope] => {
+    const method = WorkerService.method[localName as keyof typeof WorkerService.method];
+    return [`${WorkerService.typeName}/${method.name}`, scope];
   }),
 ]);
 

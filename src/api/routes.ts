@@ -2,6 +2,8 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { Health } from "../gen/health/v1/health_pb.js";
 import { SagaService } from "../gen/saga/v1/saga_pb.js";
 import { DefinitionService } from "../gen/saga/v1/definition_pb.js";
+import { WorkerService } from "../gen/saga/v1/worker_pb.js";
+import { createWorkerService, type WorkerServiceDeps } from "../workers/worker-service.js";
 import { createDefinitionService, type DefinitionServiceDeps } from "./definition-service.js";
 import { createHealthService, type HealthServiceDeps } from "./health-service.js";
 import { registerReflection } from "./reflection-service.js";
@@ -16,7 +18,7 @@ import { createSagaService, type SagaServiceDeps } from "./saga-service.js";
 const STRICT_JSON = { ignoreUnknownFields: false, textDecoder: new TextDecoder("utf-8", { fatal: true }) };
 
 /** What every service served needs; tests pass fakes. */
-export type RouteDeps = SagaServiceDeps & HealthServiceDeps & DefinitionServiceDeps;
+export type RouteDeps = SagaServiceDeps & HealthServiceDeps & DefinitionServiceDeps & { workers: WorkerServiceDeps };
 
 /**
  * The services this server exposes, as a function of their dependencies: the saga and definition
@@ -26,7 +28,8 @@ export function routes(deps: RouteDeps) {
   return (router: ConnectRouter) => {
     router.service(SagaService, createSagaService(deps), { jsonOptions: STRICT_JSON });
     router.service(DefinitionService, createDefinitionService(deps), { jsonOptions: STRICT_JSON });
+    router.service(WorkerService, createWorkerService(deps.workers), { jsonOptions: STRICT_JSON });
     router.service(Health, createHealthService(deps), { jsonOptions: STRICT_JSON });
-    registerReflection(router, [SagaService, DefinitionService, Health]);
+    registerReflection(router, [SagaService, DefinitionService, WorkerService, Health]);
   };
 }

@@ -1,6 +1,6 @@
+import type { TaskStore } from "../store/task-store.js";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import type { ActionRegistry } from "../actions/registry.js";
 import { DefinitionChangedError, invalidArgument } from "../domain/errors.js";
 import type { SagaInput } from "../domain/state-machine.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
@@ -16,7 +16,7 @@ import type { SagaService } from "../gen/saga/v1/saga_pb.js";
 import { listSagas, type ListFilter } from "../store/list-sagas.js";
 import type { SagaStore } from "../store/saga-store.js";
 import type pg from "pg";
-import { circuitToProto, rawCreateSaga, sagaStatusFromProto, sagaToProto } from "./convert.js";
+import { circuitToProto, rawCreateSaga, sagaStatusFromProto, sagaToProto, type StepTask } from "./convert.js";
 import { checkJsonObject, checkText, requireSagaId, requireStepName } from "./request-checks.js";
 import { principalKey } from "./principal.js";
 import { watchSaga } from "./watch-saga.js";
@@ -28,8 +28,11 @@ export interface SagaServiceDeps {
   store: SagaStore;
   pool: pg.Pool;
   bus: EventBus;
-  registry: ActionRegistry;
+  /** Whether a step may name this action: built in, embedded, or a valid worker action name. */
+  acceptsAction: (name: string) => boolean;
   catalog: DefinitionCatalog;
+  /** Task rows, for the sub-state of worker steps in GetSaga. */
+  tasks: TaskStore;
   limits: ValidationLimits;
   logger: Logger;
   /** Aborted at shutdown: open WatchSaga streams end with UNAVAILABLE. */
@@ -55,7 +58,7 @@ export function createSagaService(deps: SagaServiceDeps): ServiceImpl<typeof Sag
     async createSaga(req, context) {
       const raw = rawCreateSaga(req);
       if (raw.definitionRef === null) {
-        const draft = validateCreateSaga(raw, limits, (name) => deps.registry.has(name));
+        const draft = validateCreateSaga(raw, limits, deps.acceptsAction);
         return { saga: sagaToProto(await engine.create(draft, tokenName(context))), warnings: [] };
       }
       if (raw.steps.length > 0) throw invalidArgument([{ field: "definition_ref", description: "give either steps or definition_ref, not both" }]);
@@ -76,7 +79,11 @@ export function createSagaService(deps: SagaServiceDeps): ServiceImpl<typeof Sag
     },
 
     async getSaga(req) {
-      return { saga: sagaToProto(await engine.get(requireSagaId(req.id))) };
+      const saga = await engine.get(requireSagaId(req.id));
+      const open = saga.steps.some((s) => s.status === "RUNNING" || s.status === "COMPENSATING") ? await deps.tasks.openTasksOf(saga.id) : [];
+      const tasks = new Map<number, StepTask>();
+      for (const t of open) if (t.state !== "done") tasks.set(t.stepIdx, { phase: t.phase, attempt: t.attempt, state: t.state, worker: t.worker, requeues: t.requeues });
+      return { saga: sagaToProto(saga, true, tasks) };
     },
 
     async listSagas(req) {

@@ -2,9 +2,11 @@ import { createClient, type Client, type Interceptor, type Transport } from "@co
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { DefinitionService } from "../gen/saga/v1/definition_pb.js";
 import { SagaService } from "../gen/saga/v1/saga_pb.js";
+import { WorkerService } from "../gen/saga/v1/worker_pb.js";
 
 export * from "../gen/saga/v1/saga_pb.js";
 export * from "../gen/saga/v1/definition_pb.js";
+export * from "../gen/saga/v1/worker_pb.js";
 export { watchedEvents } from "./watched-events.js";
 
 export interface SagaClientOptions {
@@ -27,6 +29,7 @@ export interface SagaClientOptions {
 
 export type SagaClient = Client<typeof SagaService>;
 export type DefinitionClient = Client<typeof DefinitionService>;
+export type WorkerClient = Client<typeof WorkerService>;
 
 /**
  * A typed SagaService client for Node. `baseUrl` is the server's root, e.g. "http://127.0.0.1:8080".
@@ -39,6 +42,14 @@ export function createSagaClient(baseUrl: string, options: SagaClientOptions = {
 /** A typed DefinitionService client, with the same options as {@link createSagaClient}. */
 export function createDefinitionClient(baseUrl: string, options: SagaClientOptions = {}): DefinitionClient {
   return createClient(DefinitionService, createSagadTransport(baseUrl, options));
+}
+
+/**
+ * A raw WorkerService client (for ListWorkers, or for a worker speaking the protocol itself); most
+ * workers use `createWorker` from `sagad/worker`, which does sessions, acks and heartbeats.
+ */
+export function createWorkerClient(baseUrl: string, options: SagaClientOptions = {}): WorkerClient {
+  return createClient(WorkerService, createSagadTransport(baseUrl, options));
 }
 
 /** The transport both clients use: token header, protocol and HTTP version as the options say. */

@@ -15,7 +15,9 @@ export type DomainErrorReason =
   /** A valid token without the scope the method needs. */
   | "PERMISSION_DENIED"
   /** A concurrent change got in the way; the same request, sent again, may succeed. */
-  | "ABORTED";
+  | "ABORTED"
+  /** A worker's result for an attempt (or delivery) that is no longer the step's current one. */
+  | "STALE_ATTEMPT";
 
 /** One offending field, as in google.rpc.BadRequest.FieldViolation. */
 export interface FieldViolation {

@@ -1,3 +1,4 @@
+import { attemptInFlight, compensationRetryScheduled, compensationRunning, type AttemptPhase } from "./attempt-phase.js";
 import { backoffDelayMs } from "./backoff.js";
 import { compensationsReady } from "./compensation-order.js";
 import { DomainError, failedPrecondition } from "./errors.js";
@@ -8,18 +9,21 @@ import {
   assertStepTransition,
 } from "./transitions.js";
 import { CIRCUIT_OPEN, RESTING_SAGA_STATUSES } from "./types.js";
-import type { EventType, JsonObject, SagaEvent, SagaState, SagaStatus, StepState, StepStatus } from "./types.js";
+import type { EventType, JsonObject, RetryPolicy, SagaEvent, SagaState, SagaStatus, StepState, StepStatus } from "./types.js";
 
 /** What can happen to a saga: results reported by the engine, and operator operations. */
 export type SagaInput =
   | { type: "advance" }
-  | { type: "recover" }
+  /** A replica took the saga over: its attempts in flight run again (all, or only `steps`). */
+  | { type: "recover"; steps?: readonly string[] }
   | { type: "stepSucceeded"; step: string; attempt: number; output: JsonObject }
-  | { type: "stepFailed"; step: string; attempt: number; error: string; errorKind: string; retryable: boolean }
+  | ({ type: "stepFailed" } & AttemptFailure)
+  /** A worker running the attempt was lost; its task is offered again with the same attempt. */
+  | { type: "taskRequeued"; step: string; phase: AttemptPhase; attempt: number; why: string }
   /** A scheduled retry is due; `why` says who woke it early (a circuit breaker's probe or release). */
   | { type: "retryDue"; step: string; why?: string }
   | { type: "compensationSucceeded"; step: string; attempt: number }
-  | { type: "compensationFailed"; step: string; attempt: number; error: string; errorKind: string; retryable: boolean }
+  | ({ type: "compensationFailed" } & AttemptFailure)
   | ({ type: "stepDeferred" } & Deferral)
   | ({ type: "compensationDeferred" } & Deferral)
   | { type: "retrySaga"; reason?: string }
@@ -27,6 +31,16 @@ export type SagaInput =
   | { type: "skipStep"; step: string; output: JsonObject; reason?: string }
   | { type: "rollback"; reason?: string }
   | { type: "cancel"; reason: string };
+
+/** How an attempt failed; `retryAfterMs` (a worker's hint) is the least wait before the next one. */
+export interface AttemptFailure {
+  step: string;
+  attempt: number;
+  error: string;
+  errorKind: string;
+  retryable: boolean;
+  retryAfterMs?: number;
+}
 
 /**
  * An attempt the engine did not make because the action's circuit breaker refused it. The attempt
@@ -108,10 +122,13 @@ class Transition {
         break;
       case "recover":
         this.saga.steps.forEach((step, i) => {
-          if (step.status === "RUNNING" || (step.status === "COMPENSATING" && step.nextAttemptAt === null)) {
+          if (attemptInFlight(step) && (input.steps === undefined || input.steps.includes(step.name))) {
             this.emit("STEP_RECOVERED", i, { message: `attempt ${step.attempt} runs again after a takeover` });
           }
         });
+        break;
+      case "taskRequeued":
+        this.taskRequeued(input.step, input.phase, input.attempt, input.why);
         break;
       case "stepSucceeded":
         this.stepSucceeded(input.step, input.attempt, input.output);
@@ -162,6 +179,14 @@ class Transition {
     this.emit("STEP_COMPLETED", i, { output, message: `step ${name} completed` });
   }
 
+  /** The attempt stays in flight (same number, same budget); only the history tells of the requeue. */
+  private taskRequeued(name: string, phase: AttemptPhase, attempt: number, why: string): void {
+    const i = phase === "action" ? this.runningAttempt(name, attempt) : this.compensationAttempt(name, attempt);
+    if (i === undefined) return;
+    const what = phase === "action" ? "attempt" : "compensation attempt";
+    this.emit("STEP_RECOVERED", i, { message: `${what} ${attempt} of step ${name} offered again: ${why}` });
+  }
+
   private stepFailed(input: Extract<SagaInput, { type: "stepFailed" }>): void {
     const i = this.runningAttempt(input.step, input.attempt);
     if (i === undefined) return;
@@ -175,7 +200,7 @@ class Transition {
     const retryable = input.retryable && !step.retryPolicy.nonRetryableErrors.includes(input.errorKind);
     const used = step.attempt - step.roundStart;
     if (retryable && used < step.retryPolicy.maxAttempts) {
-      const nextAttemptAt = this.env.now + backoffDelayMs(step.retryPolicy, used, this.env.random);
+      const nextAttemptAt = this.env.now + this.retryDelay(step.retryPolicy, used, input.retryAfterMs);
       this.setStep(i, "RETRY_SCHEDULED", { ...failure, nextAttemptAt });
       this.emit("STEP_RETRY_SCHEDULED", i, { ...failure, nextAttemptAt, message: `attempt ${step.attempt} failed` });
       return;
@@ -192,7 +217,7 @@ class Transition {
     const step = this.step(i);
     if (step.status === "RETRY_SCHEDULED" && this.saga.status === "RUNNING" && !this.halted()) {
       this.startAttempt(i, why);
-    } else if (step.status === "COMPENSATING" && step.nextAttemptAt !== null && this.compensatingPhase()) {
+    } else if (compensationRetryScheduled(step) && this.compensatingPhase()) {
       this.startCompensationAttempt(i, why);
     }
   }
@@ -213,7 +238,7 @@ class Transition {
     const retryable = input.retryable && !policy.nonRetryableErrors.includes(input.errorKind);
     const used = step.attempt - step.roundStart;
     if (retryable && used < policy.maxAttempts) {
-      const nextAttemptAt = this.env.now + backoffDelayMs(policy, used, this.env.random);
+      const nextAttemptAt = this.env.now + this.retryDelay(policy, used, input.retryAfterMs);
       this.patchStep(i, { ...failure, nextAttemptAt });
       this.emit("COMPENSATION_RETRY_SCHEDULED", i, { ...failure, nextAttemptAt, message: `compensation attempt ${step.attempt} failed` });
       return;
@@ -415,6 +440,11 @@ class Transition {
 
   // ----- helpers --------------------------------------------------------------------------------
 
+  /** The backoff wait, or longer if the worker asked for more (a rate limit's Retry-After). */
+  private retryDelay(policy: RetryPolicy, failedAttempts: number, retryAfterMs: number | undefined): number {
+    return Math.max(backoffDelayMs(policy, failedAttempts, this.env.random), retryAfterMs ?? 0);
+  }
+
   /** Why the saga rests, when the operation that woke it cleared the error: a step still in `status`. */
   private firstStepError(status: StepStatus): string {
     const step = this.saga.steps.find((s) => s.status === status)!;
@@ -446,8 +476,7 @@ class Transition {
     const i = this.index.get(name);
     if (i === undefined) return undefined;
     const step = this.step(i);
-    const inFlight = step.status === "COMPENSATING" && step.nextAttemptAt === null && step.attempt === attempt;
-    return inFlight ? i : undefined;
+    return compensationRunning(step) && step.attempt === attempt ? i : undefined;
   }
 
   private stepForOperation(operation: keyof typeof STEP_OPERATION_ALLOWED_IN, name: string): number {

@@ -60,6 +60,10 @@ export interface RetryPolicy {
   jitter: number;
   timeoutMs: number;
   nonRetryableErrors: string[];
+  /** Worker actions: how long an attempt may wait for a worker to acknowledge it; absent or 0: no limit. */
+  scheduleToStartMs?: number;
+  /** Worker actions: longest gap between heartbeats listing a running task; absent or 0: none. */
+  heartbeatTimeoutMs?: number;
 }
 
 export interface CompensationSpec {

@@ -41,7 +41,7 @@ const MAX_DESCRIPTION_CHARS = 2000;
 export function validateDefinitionSpec(
   raw: RawDefinitionSpec,
   limits: ValidationLimits,
-  isKnownAction: (name: string) => boolean,
+  acceptsAction: (name: string) => boolean,
 ): CompiledDefinition {
   const report = new Violations();
   checkSagaName(raw.name, "name", report);
@@ -66,7 +66,7 @@ export function validateDefinitionSpec(
   } else {
     // With a broken schema, which vars exist is unknown: check the steps but not their var names.
     const rule = vars === null ? () => null : declaredVars(vars.declared);
-    steps = validateSteps(raw.steps, rule, limits, isKnownAction, report);
+    steps = validateSteps(raw.steps, rule, limits, acceptsAction, report);
   }
   report.throwIfAny();
   return { name: raw.name, labels: { ...raw.labels }, failurePolicy, maxRetries, vars: vars ?? NO_VARS, steps, varsRead: varsRead(steps) };

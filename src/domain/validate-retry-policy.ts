@@ -23,6 +23,8 @@ export interface RawRetryPolicy {
   jitter: number;
   timeoutMs: number | null;
   nonRetryableErrors: string[];
+  scheduleToStartMs?: number | null;
+  heartbeatTimeoutMs?: number | null;
 }
 
 const SECOND = 1000;
@@ -75,6 +77,8 @@ export function validateRetryPolicy(
   }
 
   const timeout = duration(raw.timeoutMs, 0, 0, DAY, at("timeout"), report);
+  const scheduleToStart = duration(raw.scheduleToStartMs ?? null, 0, 0, DAY, at("schedule_to_start_timeout"), report);
+  const heartbeatTimeout = duration(raw.heartbeatTimeoutMs ?? null, 0, 0, DAY, at("heartbeat_timeout"), report);
 
   raw.nonRetryableErrors.forEach((kind, i) => {
     const path = indexPath(at("non_retryable_errors"), i);
@@ -93,6 +97,8 @@ export function validateRetryPolicy(
     jitter: raw.jitter,
     timeoutMs: timeout ?? 0,
     nonRetryableErrors: [...raw.nonRetryableErrors],
+    ...(scheduleToStart ? { scheduleToStartMs: scheduleToStart } : {}),
+    ...(heartbeatTimeout ? { heartbeatTimeoutMs: heartbeatTimeout } : {}),
   };
 }
 

@@ -89,7 +89,7 @@ const MAX_ID_CHARS = 200;
 export function validateCreateSaga(
   raw: RawCreateSaga,
   limits: ValidationLimits,
-  isKnownAction: (name: string) => boolean,
+  acceptsAction: (name: string) => boolean,
 ): ValidatedSaga {
   const report = new Violations();
   checkSagaName(raw.name, "name", report);
@@ -101,7 +101,7 @@ export function validateCreateSaga(
   if (raw.steps.length === 0) report.add("steps", "at least one step is required (or start from a definition with definition_ref)");
   else if (raw.steps.length > limits.maxSteps) {
     report.add("steps", `has ${raw.steps.length} steps; at most ${limits.maxSteps} are allowed`);
-  } else steps = validateSteps(raw.steps, givenVars(raw.vars), limits, isKnownAction, report);
+  } else steps = validateSteps(raw.steps, givenVars(raw.vars), limits, acceptsAction, report);
 
   checkVarValues(raw.vars, report);
   const common = checkCommon(raw, { failurePolicy: "HOLD", maxRetries: DEFAULT_MAX_RETRIES }, report);

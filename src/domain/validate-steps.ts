@@ -6,7 +6,7 @@
 import { DEFAULT_COMPENSATION_RETRY_POLICY, DEFAULT_RETRY_POLICY } from "./backoff.js";
 import { topologicalOrder, upstreamIndex, type DagNode, type UpstreamIndex } from "./dag.js";
 import { indexPath } from "./field-path.js";
-import { STEP_NAME_PATTERN } from "./names.js";
+import { ACTION_NAME_RULE, STEP_NAME_PATTERN } from "./names.js";
 import type { JsonObject, StepSpec } from "./types.js";
 import { checkConfig, type ConfigLimits, type RefCheck } from "./validate-config.js";
 import { validateRetryPolicy, type RawRetryPolicy } from "./validate-retry-policy.js";
@@ -30,7 +30,7 @@ export function validateSteps(
   rawSteps: RawStepSpec[],
   vars: VarRule,
   limits: ConfigLimits,
-  isKnownAction: (name: string) => boolean,
+  acceptsAction: (name: string) => boolean,
   report: Violations,
 ): StepSpec[] {
   const firstIndex = new Map<string, number>();
@@ -51,10 +51,10 @@ export function validateSteps(
   for (const [i, step] of rawSteps.entries()) {
     if (report.full) break;
     const at = indexPath("steps", i);
-    checkAction(step.action, `${at}.action`, isKnownAction, report);
+    checkAction(step.action, `${at}.action`, acceptsAction, report);
     const dependsOn = checkDependsOn(step, at, firstIndex, report);
     if (firstIndex.get(step.name) === i) graph.push({ name: step.name, dependsOn });
-    if (step.compensate) checkAction(step.compensate.action, `${at}.compensate.action`, isKnownAction, report);
+    if (step.compensate) checkAction(step.compensate.action, `${at}.compensate.action`, acceptsAction, report);
     specs.push({
       name: step.name,
       action: step.action,
@@ -136,10 +136,10 @@ export function refCheck(vars: VarRule, names: Set<string>, self: string, readab
   };
 }
 
-function checkAction(action: string, field: string, isKnownAction: (name: string) => boolean, report: Violations): void {
+function checkAction(action: string, field: string, acceptsAction: (name: string) => boolean, report: Violations): void {
   if (action === "") report.add(field, "is required");
-  else if (!isKnownAction(action)) {
-    report.add(field, `unknown action ${JSON.stringify(action)}; it is not registered on this server`);
+  else if (!acceptsAction(action)) {
+    report.add(field, `unknown action ${JSON.stringify(action)}; ${ACTION_NAME_RULE}`);
   }
 }
 

@@ -1,9 +1,11 @@
 import type { Logger } from "pino";
 import type { ActionRegistry } from "../actions/registry.js";
 import type { Clock } from "../domain/clock.js";
+import { actionOf, attemptInFlight } from "../domain/attempt-phase.js";
 import { DefinitionChangedError, DomainError, notFound } from "../domain/errors.js";
 import { newSaga } from "../domain/new-saga.js";
 import { decide, type SagaInput } from "../domain/state-machine.js";
+import { taskWrites, type RecordedResult } from "../domain/task-writes.js";
 import { assertOperationAllowed, type Operation } from "../domain/transitions.js";
 import { RESTING_SAGA_STATUSES, type SagaState } from "../domain/types.js";
 import type { ValidatedSaga } from "../domain/validate-saga.js";
@@ -15,11 +17,8 @@ import { SagaDriver } from "./saga-driver.js";
 import { requestHash, sagaIdFor } from "./saga-identity.js";
 import { ConcurrencyLimiter } from "./concurrency-limiter.js";
 import { LeaseKeeper } from "./lease-keeper.js";
+import { NO_TASK_LISTENER, type TaskListener } from "./task-listener.js";
 
-/** Attempts that were running (action or compensation) when this state was committed. */
-function hasAttemptsInFlight(saga: SagaState): boolean {
-  return saga.steps.some((s) => s.status === "RUNNING" || (s.status === "COMPENSATING" && s.nextAttemptAt === null));
-}
 
 export interface EngineOptions {
   store: SagaStore;
@@ -56,6 +55,9 @@ export class Engine {
   private stopping = false;
   /** Lease releases of sagas committed while stopping; the pool must outlive them. */
   private readonly releasing = new Set<Promise<void>>();
+  private tasks: TaskListener = NO_TASK_LISTENER;
+  /** An action nothing in this process runs is a worker action: its attempts are task rows. */
+  readonly isWorkerAction = (action: string): boolean => !this.opts.registry.has(action);
 
   constructor(private readonly opts: EngineOptions) {
     this.limiter = new ConcurrencyLimiter(opts.maxConcurrentSteps);
@@ -84,6 +86,11 @@ export class Engine {
     this.leases.start();
   }
 
+  /** Wires the worker dispatcher in (the composition root makes it after the engine). */
+  setTaskListener(listener: TaskListener): void {
+    this.tasks = listener;
+  }
+
   /** The name of this replica in leases, logs and ListCircuits. */
   get replicaId(): string {
     return this.opts.replicaId;
@@ -109,12 +116,14 @@ export class Engine {
     const decision = decide(state, { type: "advance" }, this.env(actor, tokenName));
     const events = [created, ...decision.events];
     const lease = { owner: this.opts.replicaId, until: now + this.opts.leaseTtlMs };
-    const outcome = await this.opts.store.insertSaga(decision.state, events, hash, lease, draft.definitionGuard ?? null);
+    const tasks = taskWrites(state, decision.state, decision.changedSteps, this.isWorkerAction);
+    const outcome = await this.opts.store.insertSaga(decision.state, events, hash, lease, draft.definitionGuard ?? null, tasks);
     if (outcome === "definition-changed") throw new DefinitionChangedError(draft.definitionRef!.name, draft.definitionRef!.version);
     if (outcome === "exists") return this.existingForRequest(id, hash!);
     this.observer.committed(decision.state, events);
     this.opts.logger.info({ saga_id: id, saga_name: draft.name, steps: draft.steps.length, token: tokenName }, "saga created");
     this.opts.bus.publish(id, decision.state.sequence, events);
+    this.tasks.committed(decision.state, tasks);
     this.startDriver(decision.state, true);
     return decision.state;
   }
@@ -144,33 +153,73 @@ export class Engine {
         // The driver stopped under us (lease lost): fall through to the stored state.
       }
     }
+    return (await this.decideStored(id, input, actor, tokenName, null)).state;
+  }
+
+  /**
+   * The one result path for task rows: a worker's report (from any replica) or a sweep's verdict
+   * (timeout, lost worker), applied like an operation: by the local driver if this replica drives
+   * the saga, else on the stored state fenced on its sequence. `recorded` goes on the task row in
+   * the same commit. False when it no longer applied (the step moved on first).
+   */
+  async applyResult(id: string, input: SagaInput, recorded: RecordedResult | null): Promise<boolean> {
+    const local = this.drivers.get(id);
+    if (local) {
+      try {
+        return await local.submitResult(input, recorded);
+      } catch (err) {
+        if (err instanceof DomainError) throw err;
+      }
+    }
+    return (await this.decideStored(id, input, "worker", null, recorded)).applied;
+  }
+
+  /**
+   * Decides `input` on the stored state and commits it fenced on the saga's sequence; when the
+   * saga needs driving and nobody holds it, this replica takes the lease and drives it.
+   */
+  private async decideStored(
+    id: string,
+    input: SagaInput,
+    actor: string,
+    tokenName: string | null,
+    recorded: RecordedResult | null,
+  ): Promise<{ state: SagaState; applied: boolean }> {
     for (let tries = 0; tries < 20; tries++) {
       const loaded = await this.opts.store.loadSaga(id);
       if (!loaded) throw notFound("saga", id);
       const decision = decide(loaded.state, input, this.env(actor, tokenName));
-      if (decision.events.length === 0) return loaded.state;
+      if (decision.events.length === 0) return { state: loaded.state, applied: false };
       const needsDriving = !RESTING_SAGA_STATUSES.has(decision.state.status);
       const now = this.opts.clock.now();
-      const result = await this.opts.store.commit(loaded.state, decision.state, decision.changedSteps, decision.events, {
-        kind: "operator",
-        replica: this.opts.replicaId,
-        now,
-        until: now + this.opts.leaseTtlMs,
-        resting: !needsDriving,
-      });
+      const tasks = taskWrites(loaded.state, decision.state, decision.changedSteps, this.isWorkerAction, recorded);
+      const lease = { kind: "operator", replica: this.opts.replicaId, now, until: now + this.opts.leaseTtlMs, resting: !needsDriving } as const;
+      const result = await this.opts.store.commit(loaded.state, decision.state, decision.changedSteps, decision.events, lease, tasks);
       if (!result.ok) continue;
       this.observer.committed(decision.state, decision.events);
       this.opts.bus.publish(id, decision.state.sequence, decision.events);
+      this.tasks.committed(decision.state, tasks);
       if (needsDriving && result.leaseOwner === this.opts.replicaId && !this.drivers.has(id)) {
         // No driver here, so attempts in flight ran on a replica that stopped: another one, or a
         // predecessor under this same id (a restarted pod whose lease has not expired yet).
-        const takenOver = hasAttemptsInFlight(loaded.state);
+        const takenOver = this.localAttemptsInFlight(loaded.state).length > 0;
         const driver = this.startDriver(decision.state, !takenOver);
         if (driver && takenOver) void this.recover(driver);
       }
-      return decision.state;
+      return { state: decision.state, applied: true };
     }
     throw new DomainError("UNAVAILABLE", `saga ${id} is changing too fast; try again`);
+  }
+
+  /**
+   * Steps whose attempt ran in a replica's memory when this state was committed. A worker
+   * action's attempt is a task row that outlives any replica, so a takeover does not touch it.
+   */
+  private localAttemptsInFlight(saga: SagaState): string[] {
+    return saga.steps.flatMap((step) => {
+      const phase = attemptInFlight(step);
+      return phase && !this.isWorkerAction(actionOf(step, phase)) ? [step.name] : [];
+    });
   }
 
   /** Deletes a resting saga; FAILED and COMPENSATION_FAILED ones only with `force`. */
@@ -271,7 +320,7 @@ export class Engine {
     if (this.recovered.has(driver)) return driver.kick();
     this.recovered.add(driver);
     try {
-      await driver.submit({ type: "recover" });
+      await driver.submit({ type: "recover", steps: this.localAttemptsInFlight(driver.current) });
     } catch (err) {
       this.opts.logger.error({ err, saga_id: driver.id, saga_name: driver.name }, "recovery failed");
     }
@@ -302,6 +351,8 @@ export class Engine {
       limiter: this.limiter,
       observer: this.observer,
       circuits: this.circuits,
+      isWorkerAction: this.isWorkerAction,
+      tasks: { committed: (saga, tasks) => this.tasks.committed(saga, tasks) },
       onStop: (id) => {
         if (this.drivers.get(id) === driver) this.drivers.delete(id);
       },

@@ -1,7 +1,9 @@
 import type { Logger } from "pino";
 import type { ActionRegistry } from "../actions/registry.js";
 import type { Clock } from "../domain/clock.js";
+import { actionOf, attemptInFlight, compensationRetryScheduled } from "../domain/attempt-phase.js";
 import { decide, type SagaInput } from "../domain/state-machine.js";
+import { taskWrites, type RecordedResult } from "../domain/task-writes.js";
 import { CIRCUIT_OPEN, RESTING_SAGA_STATUSES, type SagaEvent, type SagaState, type StepState } from "../domain/types.js";
 import type { SagaStore } from "../store/saga-store.js";
 import type { CircuitBreakers } from "./circuit-breakers.js";
@@ -9,7 +11,14 @@ import type { ConcurrencyLimiter } from "./concurrency-limiter.js";
 import type { EngineObserver } from "./engine-observer.js";
 import type { EventBus } from "./event-bus.js";
 import { runAttempt, type AbortCause, type RunningAttempt } from "./step-runner.js";
+import type { TaskListener } from "./task-listener.js";
 import { withTransientRetry } from "./transient-retry.js";
+
+/** The saga after an input, and whether the input changed it. */
+interface Applied {
+  state: SagaState;
+  applied: boolean;
+}
 
 /** What a driver needs from its engine; kept narrow so drivers are easy to test and reason about. */
 export interface DriverDeps {
@@ -23,6 +32,10 @@ export interface DriverDeps {
   limiter: ConcurrencyLimiter;
   observer: EngineObserver;
   circuits: CircuitBreakers;
+  /** True for an action no executor in this process runs: its attempts are task rows for workers. */
+  isWorkerAction(action: string): boolean;
+  /** Told of every commit, with the tasks it opened (the dispatcher offers them at once). */
+  tasks: TaskListener;
   /** Called once when the driver stops (saga resting, lease lost, or shutdown). */
   onStop(id: string): void;
 }
@@ -62,9 +75,26 @@ export class SagaDriver {
     return this.state.name;
   }
 
+  /** The saga as this driver last committed or loaded it. */
+  get current(): SagaState {
+    return this.state;
+  }
+
   /** Serialises `input` behind earlier ones; resolves with the saga as committed after it. */
-  submit(input: SagaInput, actor = "engine", tokenName: string | null = null): Promise<SagaState> {
-    const run = this.queue.then(() => this.apply(input, actor, tokenName));
+  async submit(input: SagaInput, actor = "engine", tokenName: string | null = null): Promise<SagaState> {
+    return (await this.enqueue(input, actor, tokenName, null)).state;
+  }
+
+  /**
+   * A worker's result (or the sweep's verdict on a task): as submit, recording `recorded` on the
+   * task row in the same commit. False when the result no longer applied (the step moved on).
+   */
+  async submitResult(input: SagaInput, recorded: RecordedResult | null): Promise<boolean> {
+    return (await this.enqueue(input, "worker", null, recorded)).applied;
+  }
+
+  private enqueue(input: SagaInput, actor: string, tokenName: string | null, recorded: RecordedResult | null): Promise<Applied> {
+    const run = this.queue.then(() => this.apply(input, actor, tokenName, recorded));
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -119,11 +149,11 @@ export class SagaDriver {
     return [...this.recorded];
   }
 
-  private async apply(input: SagaInput, actor: string, tokenName: string | null): Promise<SagaState> {
+  private async apply(input: SagaInput, actor: string, tokenName: string | null, recorded: RecordedResult | null): Promise<Applied> {
     if (this.stopped) throw new Error("saga driver stopped");
     let reloaded = false;
     try {
-      return await this.decideAndCommit(input, actor, tokenName, () => (reloaded = true));
+      return await this.decideAndCommit(input, actor, tokenName, recorded, () => (reloaded = true));
     } finally {
       // Whatever happened after a reload (no-op decision, refused operation, lost lease), the
       // world must match the state we now hold, or steps RUNNING in Postgres would never run.
@@ -135,19 +165,18 @@ export class SagaDriver {
     input: SagaInput,
     actor: string,
     tokenName: string | null,
+    recorded: RecordedResult | null,
     onReload: () => void,
-  ): Promise<SagaState> {
+  ): Promise<Applied> {
     for (;;) {
       const before = this.state;
       const decision = decide(before, input, { now: this.deps.clock.now(), random: this.deps.random, actor, tokenName });
-      if (decision.events.length === 0) return before;
+      if (decision.events.length === 0) return { state: before, applied: false };
       const resting = RESTING_SAGA_STATUSES.has(decision.state.status);
+      const tasks = taskWrites(before, decision.state, decision.changedSteps, this.deps.isWorkerAction, recorded);
+      const lease = { kind: "owner", owner: this.deps.replicaId, release: resting } as const;
       const result = await withTransientRetry(this.log, () =>
-        this.deps.store.commit(before, decision.state, decision.changedSteps, decision.events, {
-          kind: "owner",
-          owner: this.deps.replicaId,
-          release: resting,
-        }),
+        this.deps.store.commit(before, decision.state, decision.changedSteps, decision.events, lease, tasks),
       );
       if (result.ok) {
         this.state = decision.state;
@@ -158,8 +187,9 @@ export class SagaDriver {
         this.logEvents(decision.events, actor);
         if (resting) this.log.info({ status: this.state.status, error: this.state.error }, "saga is resting");
         this.deps.bus.publish(this.state.id, this.state.sequence, decision.events);
+        this.deps.tasks.committed(this.state, tasks);
         this.reconcile();
-        return this.state;
+        return { state: this.state, applied: true };
       }
       await this.reload();
       onReload();
@@ -211,7 +241,9 @@ export class SagaDriver {
     const wantedTimers = new Set<string>();
     const wantedWaits = new Set<string>();
     for (const step of saga.steps) {
-      const phase = step.status === "RUNNING" ? "action" : step.status === "COMPENSATING" && step.nextAttemptAt === null ? "compensate" : null;
+      const phase = attemptInFlight(step);
+      // A worker action's attempt is its task row: workers run it and report through the result path.
+      if (phase && this.deps.isWorkerAction(actionOf(step, phase))) continue;
       if (phase) {
         const key = `${step.name}#${phase}#${step.attempt}`;
         wanted.add(key);
@@ -219,7 +251,7 @@ export class SagaDriver {
       } else if (this.waitsForCircuit(step)) {
         wantedWaits.add(step.name);
         if (!this.waits.has(step.name)) this.waitForCircuit(step.name, this.deferredOn.get(step.name)!);
-      } else if (step.nextAttemptAt !== null && (step.status === "RETRY_SCHEDULED" || step.status === "COMPENSATING")) {
+      } else if (step.nextAttemptAt !== null && (step.status === "RETRY_SCHEDULED" || compensationRetryScheduled(step))) {
         const key = step.name;
         wantedTimers.add(key);
         const existing = this.timers.get(key);
@@ -268,8 +300,7 @@ export class SagaDriver {
     return (
       this.deferredOn.has(step.name) &&
       step.errorKind === CIRCUIT_OPEN &&
-      step.nextAttemptAt !== null &&
-      (step.status === "RETRY_SCHEDULED" || step.status === "COMPENSATING")
+      (step.status === "RETRY_SCHEDULED" || compensationRetryScheduled(step))
     );
   }
 

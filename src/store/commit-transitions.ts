@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { EVENTS_CHANNEL, EVENT_RECORD, STEP_RECORD } from "./rows.js";
+import { EVENTS_CHANNEL, EVENT_RECORD, STEP_RECORD, TASK_CLOSE_RECORD, insertTasksSql } from "./rows.js";
 
 /**
  * One decided transition as a row of the batched statement's input (jsonb_to_recordset).
@@ -24,6 +24,10 @@ export interface TransitionRow {
   now: string | null;
   steps: Record<string, unknown>[];
   events: Record<string, unknown>[];
+  /** Task rows (see taskWrites): opened, closed, and the reason every open one is asked to stop. */
+  tasks_open: Record<string, unknown>[];
+  tasks_close: Record<string, unknown>[];
+  task_cancel: string | null;
 }
 
 export interface CommitResult {
@@ -42,7 +46,8 @@ const COMMIT_TRANSITIONS = `
 WITH i AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, expected bigint, status text, retry_count int, error text,
     current_step text, cancel_requested boolean, sequence bigint, updated_at timestamptz, completed_at timestamptz,
-    mode text, me text, until timestamptz, now timestamptz, steps jsonb, events jsonb)
+    mode text, me text, until timestamptz, now timestamptz, steps jsonb, events jsonb, tasks_open jsonb,
+    tasks_close jsonb, task_cancel text)
 ), s AS (
   UPDATE sagas t SET status = i.status, retry_count = i.retry_count, error = i.error, current_step = i.current_step,
     cancel_requested = i.cancel_requested, sequence = i.sequence, updated_at = i.updated_at, completed_at = i.completed_at,
@@ -72,6 +77,17 @@ WITH i AS (
   INSERT INTO saga_events (saga_id, sequence, type, at, body)
   SELECT s.id, x.sequence, x.type, x.at, x.body
   FROM s JOIN i ON i.id = s.id CROSS JOIN LATERAL jsonb_to_recordset(i.events) AS x(${EVENT_RECORD})
+), tko AS (
+  ${insertTasksSql("i", "s")}
+), tkc AS (
+  UPDATE saga_tasks t SET state = 'done', result = x.result, result_digest = x.digest, finished_at = i.updated_at
+  FROM s JOIN i ON i.id = s.id CROSS JOIN LATERAL jsonb_to_recordset(i.tasks_close) AS x(${TASK_CLOSE_RECORD})
+  WHERE t.saga_id = s.id AND t.step_idx = x.step_idx AND t.phase = x.phase AND t.attempt = x.attempt
+), tkx AS (
+  -- A cancel changes no step, so no task this statement closes is among these rows.
+  UPDATE saga_tasks t SET cancel_reason = i.task_cancel
+  FROM s JOIN i ON i.id = s.id
+  WHERE i.task_cancel IS NOT NULL AND t.saga_id = s.id AND t.state <> 'done'
 )
 SELECT s.id, s.lease_owner, pg_notify('${EVENTS_CHANNEL}', s.id::text || ':' || s.sequence::text) AS notified FROM s`;
 

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { EVENTS_CHANNEL, EVENT_RECORD, STEP_RECORD, type SagaRow } from "./rows.js";
+import { EVENTS_CHANNEL, EVENT_RECORD, STEP_RECORD, insertTasksSql, type SagaRow } from "./rows.js";
 
 /**
  * A new saga with its step rows and first events, as a row of the batched insert's input: the
@@ -19,6 +19,8 @@ export type SagaInsertRow = Omit<SagaRow, "sequence" | "created_at" | "updated_a
    */
   definition_state: string | null;
   definition_latest: boolean | null;
+  /** Tasks of worker actions among the first steps (see taskWrites). */
+  tasks_open: Record<string, unknown>[];
 };
 
 /**
@@ -42,7 +44,7 @@ WITH i AS (
     labels jsonb, definition text, definition_name text, definition_version int, request_id text, request_hash text, max_retries int, retry_count int, error text,
     current_step text, cancel_requested boolean, sequence bigint, lease_owner text, lease_expires_at timestamptz,
     created_at timestamptz, updated_at timestamptz, completed_at timestamptz, steps jsonb, events jsonb,
-    definition_state text, definition_latest boolean)
+    definition_state text, definition_latest boolean, tasks_open jsonb)
 ), c AS (
   SELECT i.id, i.definition_name IS NULL OR i.definition_state IS NULL OR coalesce(d.state = i.definition_state AND d.state <> 'DISABLED'
       AND NOT (coalesce(i.definition_latest, false)
@@ -71,6 +73,8 @@ WITH i AS (
   INSERT INTO saga_events (saga_id, sequence, type, at, body)
   SELECT s.id, x.sequence, x.type, x.at, x.body
   FROM s JOIN i ON i.id = s.id CROSS JOIN LATERAL jsonb_to_recordset(i.events) AS x(${EVENT_RECORD})
+), tko AS (
+  ${insertTasksSql("i", "s")}
 )
 SELECT c.id, s.id IS NOT NULL AS created, c.definition_ok,
   CASE WHEN s.id IS NOT NULL THEN pg_notify('${EVENTS_CHANNEL}', s.id::text || ':' || s.sequence::text)::text END AS notified

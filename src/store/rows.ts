@@ -155,3 +155,26 @@ export const STEP_RECORD = `idx int, name text, spec jsonb, status text, attempt
   error_kind text, started_at timestamptz, completed_at timestamptz, next_attempt_at timestamptz`;
 /** Column list of an event row in jsonb_to_recordset. */
 export const EVENT_RECORD = `sequence bigint, type text, at timestamptz, body jsonb`;
+
+/** The columns of one opened task in jsonb_to_recordset (see TaskOpen). */
+export const TASK_OPEN_RECORD =
+  "step_idx int, phase text, attempt int, step text, action text, timeout_ms int, heartbeat_ms int, schedule_ms int";
+/** The columns of one closed task (see TaskClose). */
+export const TASK_CLOSE_RECORD = "step_idx int, phase text, attempt int, result text, digest text";
+
+/**
+ * Inserts the tasks a statement's sagas opened, from `<source>.tasks_open`, queued at `<source>.updated_at`.
+ * A key seen before (an attempt number given back and used again) starts over, keeping its
+ * delivery count so no old token matches a new offer.
+ */
+export function insertTasksSql(source: string, written: string): string {
+  return `INSERT INTO saga_tasks (saga_id, step_idx, phase, attempt, step, action, state, timeout_ms, heartbeat_ms, schedule_ms, queued_at)
+  SELECT ${written}.id, x.step_idx, x.phase, x.attempt, x.step, x.action, 'queued', x.timeout_ms, x.heartbeat_ms, x.schedule_ms, ${source}.updated_at
+  FROM ${written} JOIN ${source} ON ${source}.id = ${written}.id
+  CROSS JOIN LATERAL jsonb_to_recordset(${source}.tasks_open) AS x(${TASK_OPEN_RECORD})
+  ON CONFLICT (saga_id, step_idx, phase, attempt) DO UPDATE SET action = EXCLUDED.action, state = 'queued',
+    session_id = NULL, worker = NULL, requeues = 0, cancel_reason = NULL, timeout_ms = EXCLUDED.timeout_ms,
+    heartbeat_ms = EXCLUDED.heartbeat_ms, schedule_ms = EXCLUDED.schedule_ms, queued_at = EXCLUDED.queued_at,
+    ack_deadline = NULL, started_at = NULL, heartbeat_at = NULL, progress = NULL, result = NULL, result_digest = NULL,
+    finished_at = NULL`;
+}

@@ -1,5 +1,6 @@
 import type pg from "pg";
 import type { SagaEvent, SagaState, SagaStatus } from "../domain/types.js";
+import { NO_TASK_WRITES, type TaskClose, type TaskOpen, type TaskWrites } from "../domain/task-writes.js";
 import type { DefinitionGuard } from "../domain/validate-saga.js";
 import { commitTransitions, type CommitResult, type TransitionRow } from "./commit-transitions.js";
 import { DEFAULT_BATCH_OPTIONS, GroupCommit, type BatchOptions } from "./group-commit.js";
@@ -59,6 +60,7 @@ export class SagaStore {
     requestHash: string | null,
     lease: { owner: string; until: number } | null,
     guard: DefinitionGuard | null = null,
+    tasks: TaskWrites = NO_TASK_WRITES,
   ): Promise<InsertOutcome> {
     return this.inserts.write({
       id: state.id,
@@ -87,6 +89,7 @@ export class SagaStore {
       events: events.map(eventRowJson),
       definition_state: guard?.state ?? null,
       definition_latest: guard?.latest ?? null,
+      tasks_open: tasks.open.map(taskOpenJson),
     });
   }
 
@@ -101,6 +104,7 @@ export class SagaStore {
     changedSteps: readonly number[],
     events: readonly SagaEvent[],
     lease: LeaseIntent,
+    tasks: TaskWrites = NO_TASK_WRITES,
   ): Promise<CommitResult> {
     // owner/release: the lease holder, fenced on its lease. claim/rest: an operator, fenced on the
     // sequence only; "rest" frees whoever's lease, since a resting saga needs no driver.
@@ -126,6 +130,9 @@ export class SagaStore {
         return stepRowJson(step, i, before.steps[i]!.config !== step.config);
       }),
       events: events.map(eventRowJson),
+      tasks_open: tasks.open.map(taskOpenJson),
+      tasks_close: tasks.close.map(taskCloseJson),
+      task_cancel: tasks.cancel,
     });
   }
 
@@ -232,4 +239,21 @@ export class SagaStore {
     const row = rows[0] as { status: SagaStatus; sequence: string } | undefined;
     return row ? { status: row.status, sequence: Number(row.sequence) } : null;
   }
+}
+
+function taskOpenJson(t: TaskOpen): Record<string, unknown> {
+  return {
+    step_idx: t.stepIdx,
+    phase: t.phase,
+    attempt: t.attempt,
+    step: t.step,
+    action: t.action,
+    timeout_ms: t.timeoutMs,
+    heartbeat_ms: t.heartbeatMs,
+    schedule_ms: t.scheduleMs,
+  };
+}
+
+function taskCloseJson(t: TaskClose): Record<string, unknown> {
+  return { step_idx: t.stepIdx, phase: t.phase, attempt: t.attempt, result: t.result, digest: t.digest };
 }

@@ -1,6 +1,15 @@
 import type { Logger } from "pino";
 import type { Action } from "../../src/actions/action.js";
-import { createDefinitionClient, createSagaClient, type DefinitionClient, type SagaClient, type SagaClientOptions } from "../../src/client/index.js";
+import {
+  createDefinitionClient,
+  createSagaClient,
+  createWorkerClient,
+  type DefinitionClient,
+  type SagaClient,
+  type SagaClientOptions,
+  type WorkerClient,
+} from "../../src/client/index.js";
+import type { WorkerSettings } from "../../src/workers/worker-settings.js";
 import type { IssuedToken } from "../../src/auth/issue-token.js";
 import type { Clock } from "../../src/domain/clock.js";
 import type { Scope } from "../../src/domain/scopes.js";
@@ -34,6 +43,8 @@ export interface TestServerOptions {
   metricsPort?: number;
   /** Origins whose web pages may call it (CORS); default none. */
   corsOrigins?: readonly string[];
+  /** Worker protocol timing; default the server's. */
+  workers?: Partial<WorkerSettings>;
 }
 
 /** Client options for tests: `token` defaults to the server's admin token; null sends none. */
@@ -49,6 +60,8 @@ export interface TestServer {
   client(options?: TestClientOptions): SagaClient;
   /** A DefinitionService client, token as for {@link client}. */
   definitions(options?: TestClientOptions): DefinitionClient;
+  /** A WorkerService client, token as for {@link client}. */
+  workers(options?: TestClientOptions): WorkerClient;
   /** Creates a token and waits until this server accepts it. */
   issueToken(scopes: readonly Scope[], name?: string): Promise<IssuedToken>;
   /** Closes the server, and drops the database if this server created it. */
@@ -82,6 +95,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     metricsPort: options.metricsPort,
     corsOrigins: options.corsOrigins,
     breaker: options.breaker ?? { failures: 0, openMs: 10_000 },
+    workers: options.workers,
   });
   return {
     server,
@@ -90,6 +104,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     adminTokenName: admin.name,
     client: ({ token = admin.token, ...rest } = {}) => createSagaClient(server.url, { ...rest, token: token ?? undefined }),
     definitions: ({ token = admin.token, ...rest } = {}) => createDefinitionClient(server.url, { ...rest, token: token ?? undefined }),
+    workers: ({ token = admin.token, ...rest } = {}) => createWorkerClient(server.url, { ...rest, token: token ?? undefined }),
     async issueToken(scopes, name) {
       const issued = await createTestToken(db.pool, scopes, name);
       await server.tokens.reload();

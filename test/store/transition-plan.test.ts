@@ -23,6 +23,9 @@ function noSuchSaga(): TransitionRow {
     now: null,
     steps: [],
     events: [],
+    tasks_open: [],
+    tasks_close: [],
+    task_cancel: null,
   };
 }
 

@@ -1,0 +1,118 @@
+import { create } from "@bufbuild/protobuf";
+import { SubscribeResponseSchema, TaskCancelSchema, type SubscribeResponse, type Task } from "../gen/saga/v1/worker_pb.js";
+import type { TaskRef } from "../store/task-store.js";
+import type { ServedAction, SessionRow } from "../store/worker-session-store.js";
+import { AsyncQueue } from "./async-queue.js";
+
+/** A task this replica offered to (or saw held by) a session. */
+export interface HeldTask {
+  ref: TaskRef;
+  action: string;
+  token: string;
+  cancelSent: boolean;
+}
+
+/** Where offers go: a Subscribe stream, or a PollTasks call waiting for its first task. */
+type Sink = { kind: "stream"; queue: AsyncQueue<SubscribeResponse> } | { kind: "poll"; deliver(task: Task): void };
+
+export const refKey = (r: TaskRef) => `${r.sagaId}/${r.stepIdx}/${r.phase}/${r.attempt}`;
+
+/**
+ * A worker session as this replica serves it: the stream (or poll) offers go to, and the tasks it
+ * holds, counted against its slots and per-action caps. The counts are this replica's view; the
+ * dispatcher resets them from the task rows every few hundred milliseconds, so results recorded on
+ * other replicas free slots here too.
+ */
+export class LocalSession {
+  readonly held = new Map<string, HeldTask>();
+  private sink: Sink | null = null;
+  private actions: Map<string, number>;
+  slots: number;
+  draining: boolean;
+
+  constructor(
+    readonly id: string,
+    readonly instanceId: string,
+    row: Pick<SessionRow, "actions" | "slots" | "draining">,
+  ) {
+    this.actions = toMap(row.actions);
+    this.slots = row.slots;
+    this.draining = row.draining;
+  }
+
+  update(row: Pick<SessionRow, "actions" | "slots" | "draining">): void {
+    this.actions = toMap(row.actions);
+    this.slots = row.slots;
+    this.draining = row.draining;
+  }
+
+  get servedActions(): string[] {
+    return [...this.actions.keys()];
+  }
+
+  /** How many more tasks of `action` it may take now: 0 unless something can receive them. */
+  freeFor(action: string): number {
+    if (this.sink === null || this.draining || (this.sink.kind === "stream" && this.sink.queue.isEnded)) return 0;
+    const cap = this.actions.get(action);
+    if (cap === undefined) return 0;
+    const free = this.slots - this.held.size;
+    if (cap === 0) return Math.max(0, free);
+    let ofAction = 0;
+    for (const task of this.held.values()) if (task.action === action) ofAction++;
+    return Math.max(0, Math.min(free, cap - ofAction));
+  }
+
+  /** A new stream replaces an older one of the same session here (that one ends). */
+  openStream(): AsyncQueue<SubscribeResponse> {
+    this.closeSink();
+    const queue = new AsyncQueue<SubscribeResponse>();
+    this.sink = { kind: "stream", queue };
+    return queue;
+  }
+
+  openPoll(deliver: (task: Task) => void): void {
+    this.closeSink();
+    this.sink = { kind: "poll", deliver };
+  }
+
+  /** Detaches `queue` (or the poll) if it is still the session's sink. */
+  detach(queue: AsyncQueue<SubscribeResponse> | null): void {
+    if (this.sink === null) return;
+    if (queue === null ? this.sink.kind === "poll" : this.sink.kind === "stream" && this.sink.queue === queue) this.sink = null;
+  }
+
+  get attached(): boolean {
+    return this.sink !== null;
+  }
+
+  /** Sends an offered task; false if nothing receives it (it stays offered until its ack deadline). */
+  send(task: Task): boolean {
+    const sink = this.sink;
+    if (sink === null) return false;
+    if (sink.kind === "poll") sink.deliver(task);
+    else sink.queue.push(create(SubscribeResponseSchema, { message: { case: "task", value: task } }));
+    return true;
+  }
+
+  /** Pushes a cancel on the stream, once per task (heartbeat answers repeat it regardless). */
+  cancel(task: HeldTask, reason: string): void {
+    if (task.cancelSent) return;
+    const sink = this.sink;
+    if (sink?.kind !== "stream") return;
+    task.cancelSent = true;
+    sink.queue.push(create(SubscribeResponseSchema, { message: { case: "cancel", value: create(TaskCancelSchema, { token: task.token, reason }) } }));
+  }
+
+  push(message: SubscribeResponse): void {
+    if (this.sink?.kind === "stream") this.sink.queue.push(message);
+  }
+
+  private closeSink(): void {
+    if (this.sink?.kind === "stream") this.sink.queue.end();
+    this.sink = null;
+  }
+}
+
+function toMap(actions: readonly ServedAction[]): Map<string, number> {
+  return new Map(actions.map((a) => [a.name, a.maxConcurrency]));
+}

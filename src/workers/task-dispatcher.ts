@@ -1,0 +1,287 @@
+import type { Logger } from "pino";
+import type { Clock } from "../domain/clock.js";
+import { DomainError } from "../domain/errors.js";
+import type { TaskWrites } from "../domain/task-writes.js";
+import type { JsonObject, SagaState } from "../domain/types.js";
+import type { Engine } from "../engine/engine.js";
+import type { TaskListener } from "../engine/task-listener.js";
+import type { SagaStore } from "../store/saga-store.js";
+import type { TaskRef, TaskRow, TaskStore } from "../store/task-store.js";
+import type { SessionRow } from "../store/worker-session-store.js";
+import { LocalSession, refKey, type HeldTask } from "./local-session.js";
+import { taskMessage, type TaskLimits } from "./task-message.js";
+import type { TaskTokens } from "./task-token.js";
+import type { WorkerSettings } from "./worker-settings.js";
+
+/** What the dispatcher reports, for metrics. */
+export interface DispatchObserver {
+  offered(action: string, scheduleToStartMs: number): void;
+}
+
+export interface TaskDispatcherOptions {
+  engine: Engine;
+  sagas: SagaStore;
+  tasks: TaskStore;
+  tokens: TaskTokens;
+  settings: WorkerSettings;
+  clock: Clock;
+  logger: Logger;
+  observer?: DispatchObserver;
+}
+
+/**
+ * Offers tasks to the worker sessions connected to this replica. Fast path: a commit here that
+ * opens a task offers it at once to a local session with a free slot (one UPDATE, then the
+ * stream). Backstop: the claim poll takes queued tasks of the actions local sessions serve (tasks
+ * opened on other replicas, requeued ones, ones that found no free slot). Offers only go to
+ * sessions with free slots; slot counts follow the task rows, refreshed on every poll.
+ */
+export class TaskDispatcher implements TaskListener {
+  private readonly sessions = new Map<string, LocalSession>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | null = null;
+  private pollAgain = false;
+  private stopped = false;
+
+  constructor(private readonly opts: TaskDispatcherOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.wake(), this.opts.settings.claimPollMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.polling;
+  }
+
+  /** The session as served here, made (or refreshed from its row) on first use. */
+  local(row: SessionRow): LocalSession {
+    let session = this.sessions.get(row.id);
+    if (session) session.update(row);
+    else {
+      session = new LocalSession(row.id, row.instanceId, row);
+      this.sessions.set(row.id, session);
+    }
+    return session;
+  }
+
+  find(sessionId: string): LocalSession | undefined {
+    return this.sessions.get(sessionId);
+  }
+
+  /** Drops a session that has no stream or poll here any more (it may live on elsewhere). */
+  forgetIfIdle(session: LocalSession): void {
+    if (!session.attached && this.sessions.get(session.id) === session) this.sessions.delete(session.id);
+  }
+
+  allSessions(): LocalSession[] {
+    return [...this.sessions.values()];
+  }
+
+  /** A result for `ref` was recorded (here): its slot is free at once. */
+  released(sessionId: string | null, ref: TaskRef): void {
+    const session = sessionId === null ? undefined : this.sessions.get(sessionId);
+    if (session?.held.delete(refKey(ref))) this.wake();
+  }
+
+  /** Tasks went back to the queue (ack deadline, lost worker): free their slots and offer them again. */
+  requeued(rows: readonly TaskRow[]): void {
+    for (const row of rows) if (row.sessionId) this.sessions.get(row.sessionId)?.held.delete(refKey(row));
+    this.wake();
+  }
+
+  committed(saga: SagaState, writes: TaskWrites): void {
+    if (writes.open.length > 0) {
+      for (const open of writes.open) void this.offerNow(saga, { sagaId: saga.id, ...open }, open);
+    }
+    if (writes.close.length > 0 || writes.cancel !== null) this.settleHeld(saga.id, writes);
+  }
+
+  /**
+   * A commit of another replica (NOTIFY): if our sessions hold tasks of that saga, their rows may
+   * have changed (finished, cancelled, timed out), so read them.
+   */
+  sagaChanged(sagaId: string): void {
+    const held = this.heldOf(sagaId);
+    if (held.length === 0) return;
+    void this.opts.tasks
+      .rowsOf(held.map((h) => h.task.ref))
+      .then((rows) => this.applyRows(rows))
+      .catch((err: unknown) => this.opts.logger.warn({ err, saga_id: sagaId }, "could not read tasks after a commit"));
+  }
+
+  /** Runs the claim poll soon (coalesced). */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.polling) {
+      this.pollAgain = true;
+      return;
+    }
+    this.polling = this.poll()
+      .catch((err: unknown) => this.opts.logger.warn({ err }, "task claim poll failed"))
+      .finally(() => {
+        this.polling = null;
+        if (this.pollAgain) {
+          this.pollAgain = false;
+          this.wake();
+        }
+      });
+  }
+
+  /** The fast path: offer a task this replica just opened to a local session with a free slot. */
+  private async offerNow(saga: SagaState, key: Omit<TaskRef, "delivery">, limits: TaskLimits & { action: string }): Promise<void> {
+    const session = this.pick(limits.action);
+    if (!session) return;
+    const reservation = `reserve:${refKey({ ...key, delivery: 0 })}`;
+    session.held.set(reservation, { ref: { ...key, delivery: 0 }, action: limits.action, token: "", cancelSent: false });
+    try {
+      const ackDeadline = this.opts.clock.now() + this.opts.settings.ackTimeoutMs;
+      const offered = await this.opts.tasks.offer(key, session.id, session.instanceId, ackDeadline);
+      if (offered === null) return;
+      this.deliver(session, saga, { ...key, delivery: offered.delivery }, limits.action, ackDeadline, limits, offered.lastProgress, saga.updatedAt);
+    } catch (err) {
+      this.opts.logger.warn({ err, saga_id: key.sagaId }, "could not offer a task; the claim poll will");
+    } finally {
+      session.held.delete(reservation);
+    }
+  }
+
+  /** The session with the most free slots for `action`, if any has one. */
+  private pick(action: string): LocalSession | undefined {
+    let best: LocalSession | undefined;
+    let bestFree = 0;
+    for (const session of this.sessions.values()) {
+      const free = session.freeFor(action);
+      if (free > bestFree) {
+        best = session;
+        bestFree = free;
+      }
+    }
+    return best;
+  }
+
+  private deliver(
+    session: LocalSession,
+    saga: SagaState,
+    ref: TaskRef,
+    action: string,
+    ackDeadline: number,
+    limits: TaskLimits,
+    lastProgress: JsonObject | null,
+    queuedAt: number,
+  ): void {
+    const token = this.opts.tokens.sign(ref);
+    let message;
+    try {
+      message = taskMessage(saga, ref, token, ackDeadline, limits, lastProgress);
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      void this.templateFailed(ref, saga, err.message);
+      return;
+    }
+    const held: HeldTask = { ref, action, token, cancelSent: false };
+    session.held.set(refKey(ref), held);
+    this.opts.observer?.offered(action, Math.max(0, this.opts.clock.now() - queuedAt));
+    if (!session.send(message)) this.opts.logger.debug({ session_id: session.id }, "offered task has no receiver now; it is offered again after its ack deadline");
+  }
+
+  /** A config that cannot be rendered fails the attempt for good, as for an embedded action. */
+  private async templateFailed(ref: TaskRef, saga: SagaState, message: string): Promise<void> {
+    const step = saga.steps[ref.stepIdx]!;
+    const base = { step: step.name, attempt: ref.attempt, error: message, errorKind: "TEMPLATE_ERROR", retryable: false };
+    const input = ref.phase === "action" ? ({ type: "stepFailed", ...base } as const) : ({ type: "compensationFailed", ...base } as const);
+    await this.opts.engine
+      .applyResult(saga.id, input, { key: ref, result: "failed", digest: null })
+      .catch((err: unknown) => this.opts.logger.warn({ err, saga_id: saga.id }, "could not record a template error"));
+  }
+
+  private async poll(): Promise<void> {
+    if (this.sessions.size === 0) return;
+    await this.refreshHeld();
+    if (![...this.sessions.values()].some((s) => s.attached)) return;
+    const queued = await this.opts.tasks.queuedActions();
+    const loaded = new Map<string, Promise<SagaState | null>>();
+    const sagaOf = (id: string) => {
+      let p = loaded.get(id);
+      if (!p) loaded.set(id, (p = this.opts.sagas.loadSaga(id).then((l) => l?.state ?? null)));
+      return p;
+    };
+    for (const action of queued) {
+      for (const session of this.sessions.values()) {
+        if (this.stopped) return;
+        const free = session.freeFor(action);
+        if (free === 0) continue;
+        const ackDeadline = this.opts.clock.now() + this.opts.settings.ackTimeoutMs;
+        const rows = await this.opts.tasks.claim(action, free, session.id, session.instanceId, ackDeadline);
+        for (const row of rows) {
+          const saga = await sagaOf(row.sagaId);
+          if (!saga) continue;
+          const ref = { sagaId: row.sagaId, stepIdx: row.stepIdx, phase: row.phase, attempt: row.attempt, delivery: row.delivery };
+          const limits = { timeoutMs: row.timeoutMs, heartbeatMs: row.heartbeatMs };
+          this.deliver(session, saga, ref, action, ackDeadline, limits, row.lastProgress, row.queuedAt);
+        }
+        if (rows.length < free) break; // the queue of this action is empty for now
+      }
+    }
+  }
+
+  /** Slot counts follow the rows: what our sessions hold per Postgres, whoever recorded what. */
+  private async refreshHeld(): Promise<void> {
+    const ids = [...this.sessions.keys()];
+    const rows = await this.opts.tasks.heldBy(ids);
+    const stillHeld = new Set(rows.map((r) => `${r.sessionId}|${refKey(r)}|${r.delivery}`));
+    for (const session of this.sessions.values()) {
+      for (const [key, task] of session.held) {
+        if (key.startsWith("reserve:")) continue;
+        if (!stillHeld.has(`${session.id}|${key}|${task.ref.delivery}`)) session.held.delete(key);
+      }
+    }
+    for (const row of rows) {
+      const session = row.sessionId === null ? undefined : this.sessions.get(row.sessionId);
+      const task = session?.held.get(refKey(row));
+      if (session && task && row.cancelReason !== null) session.cancel(task, row.cancelReason);
+    }
+  }
+
+  private heldOf(sagaId: string): { session: LocalSession; task: HeldTask }[] {
+    const found: { session: LocalSession; task: HeldTask }[] = [];
+    for (const session of this.sessions.values()) {
+      for (const task of session.held.values()) if (task.ref.sagaId === sagaId && task.token !== "") found.push({ session, task });
+    }
+    return found;
+  }
+
+  /** A commit here closed or cancelled tasks: free their slots, and tell workers what to stop. */
+  private settleHeld(sagaId: string, writes: TaskWrites): void {
+    for (const { session, task } of this.heldOf(sagaId)) {
+      const closed = writes.close.find((c) => c.stepIdx === task.ref.stepIdx && c.phase === task.ref.phase && c.attempt === task.ref.attempt);
+      if (closed) {
+        if (closed.result === "timed_out") session.cancel(task, "attempt timed out");
+        else if (closed.result === "superseded") session.cancel(task, "the step moved on");
+        session.held.delete(refKey(task.ref));
+      } else if (writes.cancel !== null) {
+        session.cancel(task, writes.cancel);
+      }
+    }
+    if (writes.close.length > 0) this.wake();
+  }
+
+  private applyRows(rows: readonly TaskRow[]): void {
+    for (const row of rows) {
+      for (const session of this.sessions.values()) {
+        const task = session.held.get(refKey(row));
+        if (!task || task.ref.delivery !== row.delivery) continue;
+        if (row.state === "done") {
+          if (row.result === "timed_out") session.cancel(task, "attempt timed out");
+          else if (row.result === "superseded") session.cancel(task, "the step moved on");
+          session.held.delete(refKey(row));
+          this.wake();
+        } else if (row.cancelReason !== null) {
+          session.cancel(task, row.cancelReason);
+        }
+      }
+    }
+  }
+}

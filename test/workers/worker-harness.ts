@@ -1,0 +1,95 @@
+import type { SubscribeResponse, Task, WorkerClient } from "../../src/client/index.js";
+
+/** Fast protocol timing for tests: sessions die in 600 ms, unacked offers return in 400 ms. */
+export const FAST_WORKERS = { heartbeatIntervalMs: 200, ackTimeoutMs: 400, keepaliveMs: 300, claimPollMs: 50, sweepMs: 50, maxRequeues: 2 };
+
+/**
+ * A hand-driven worker over the raw protocol: tests decide when to ack, heartbeat and report, so
+ * they can break each rule on purpose.
+ */
+export class RawWorker {
+  readonly tasks: Task[] = [];
+  readonly messages: SubscribeResponse[] = [];
+  sessionId = "";
+  private readonly abort = new AbortController();
+  private waiters: (() => void)[] = [];
+  private streamDone: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly client: WorkerClient,
+    readonly instanceId: string,
+    readonly actions: string[],
+    readonly slots = 10,
+  ) {}
+
+  async register(): Promise<string> {
+    const res = await this.client.registerWorker({
+      instanceId: this.instanceId,
+      actions: this.actions.map((name) => ({ name })),
+      slots: this.slots,
+      sdk: "raw-test",
+    });
+    this.sessionId = res.sessionId;
+    return res.sessionId;
+  }
+
+  subscribe(): void {
+    const stream = this.client.subscribe({ sessionId: this.sessionId }, { signal: this.abort.signal });
+    this.streamDone = (async () => {
+      try {
+        for await (const m of stream) {
+          this.messages.push(m);
+          if (m.message.case === "task") this.tasks.push(m.message.value);
+          for (const w of this.waiters.splice(0)) w();
+        }
+      } catch {
+        // aborted by the test, or the server went away
+      }
+    })();
+  }
+
+  /** Waits until `predicate` holds over what the stream brought. */
+  async waitFor<T>(predicate: () => T | undefined | false, timeoutMs = 5_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = predicate();
+      if (value) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting on worker ${this.instanceId}`);
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 25);
+      });
+    }
+  }
+
+  nextTask(count = 1): Promise<Task> {
+    return this.waitFor(() => this.tasks.length >= count && this.tasks[count - 1]);
+  }
+
+  async ack(...tasks: Task[]): Promise<string[]> {
+    return (await this.client.ackTasks({ sessionId: this.sessionId, tokens: tasks.map((t) => t.token) })).rejectedTokens;
+  }
+
+  heartbeat(tasks: Task[] = [], progress?: Record<string, unknown>) {
+    return this.client.heartbeat({ sessionId: this.sessionId, tasks: tasks.map((t) => ({ token: t.token, progress: progress as never })) });
+  }
+
+  complete(task: Task, output: unknown) {
+    return this.client.completeTask({ token: task.token, output: toValue(output) });
+  }
+
+  async close(): Promise<void> {
+    this.abort.abort();
+    await this.streamDone;
+  }
+}
+
+/** A JSON value as a google.protobuf.Value init shape. */
+export function toValue(v: unknown): never {
+  if (v === null) return { kind: { case: "nullValue", value: 0 } } as never;
+  if (typeof v === "number") return { kind: { case: "numberValue", value: v } } as never;
+  if (typeof v === "string") return { kind: { case: "stringValue", value: v } } as never;
+  if (typeof v === "boolean") return { kind: { case: "boolValue", value: v } } as never;
+  if (Array.isArray(v)) return { kind: { case: "listValue", value: { values: v.map(toValue) } } } as never;
+  return { kind: { case: "structValue", value: { fields: Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, toValue(x)])) } } } as never;
+}
