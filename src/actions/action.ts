@@ -50,11 +50,17 @@ export class ActionError extends Error {
   override readonly name = "ActionError";
   readonly kind: string;
   readonly retryable: boolean;
+  /** The least wait before the next attempt (e.g. a rate limit's Retry-After); remote workers send it. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(message: string, options: { kind: string; retryable: boolean; cause?: unknown }) {
+  constructor(
+    message: string,
+    options: { kind: string; retryable: boolean; cause?: unknown; retryAfterMs?: number },
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.kind = options.kind;
     this.retryable = options.retryable;
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
 
