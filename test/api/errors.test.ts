@@ -256,7 +256,7 @@ describe.each(PROTOCOLS)("CreateSaga and ListSagas validation over %s", (protoco
 
   it("every problem is listed, each under its own path", async () => {
     const steps = chain(12);
-    steps[3]!.action = "no-such-action";
+    steps[3]!.action = "no such action!";
     steps[10]!.dependsOn = ["s10"];
     steps[11]!.config = { url: "{{steps.s11.output.x}}", region: "{{vars.missing}}" };
     const err = await expectCode(

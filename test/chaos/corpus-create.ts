@@ -50,9 +50,9 @@ export function createSagaCases(): TypedCase[] {
   add("step name of 65 characters", one({ ...A, name: chars(65) }), invalid("steps[0].name"));
   add("duplicate step names", withSteps(() => [A, A]), invalid("steps[1].name", "duplicate step name"));
   add("duplicate step name at index 11", withSteps(() => [...chain(11), { name: "s3", action: "noop" }]), invalid("steps[11].name", "steps[3]"));
-  add("unknown action", one({ ...A, action: "launch-missiles" }), invalid("steps[0].action", "unknown action"));
+  add("invalid action name", one({ ...A, action: "launch missiles!" }), invalid("steps[0].action", "unknown action"));
   add("empty action", one({ ...A, action: "" }), invalid("steps[0].action"));
-  add("unknown action at index 999 of 1,000", withSteps(() => chain(1000, (s, i) => (i === 999 ? { ...s, action: "nope" } : s))), invalid("steps[999].action"));
+  add("invalid action name at index 999 of 1,000", withSteps(() => chain(1000, (s, i) => (i === 999 ? { ...s, action: "no pe!" } : s))), invalid("steps[999].action"));
   add("unknown dependency", one({ ...A, dependsOn: ["ghost"] }), invalid("steps[0].depends_on[0]", "unknown step"));
   add("unknown dependency at index 12", withSteps(() => [...chain(12), { name: "x", action: "noop", dependsOn: ["ghost"] }]), invalid("steps[12].depends_on[0]"));
   add("self dependency", one({ ...A, dependsOn: ["a"] }), invalid("steps[0].depends_on[0]", "itself"));
@@ -69,7 +69,7 @@ export function createSagaCases(): TypedCase[] {
     invalid(/^steps\[1[0-2]\]\.depends_on$/, "->"),
   );
   add("ring of 500 steps", withSteps(() => chain(500, (s, i) => (i === 0 ? { ...s, dependsOn: ["s499"] } : s))), invalid(/depends_on$/, "dependency cycle"));
-  add("violations capped at 100", withSteps(() => chain(1000, (s) => ({ ...s, action: "nope" }))), {
+  add("violations capped at 100", withSteps(() => chain(1000, (s) => ({ ...s, action: "no pe!" }))), {
     code: Code.InvalidArgument,
     verify: (o) => (o.fields.length === 100 ? null : `expected 100 violations, got ${o.fields.length}`),
   });
@@ -97,7 +97,7 @@ export function createSagaCases(): TypedCase[] {
     withSteps(() => [{ ...A, compensate: { action: "noop", config: { x: "{{steps.b.output.id}}" } } }, { name: "b", action: "noop", dependsOn: ["a"] }]),
     invalid("steps[0].compensate.config.x"),
   );
-  add("compensation with an unknown action", one({ ...A, compensate: { action: "nope" } }), invalid("steps[0].compensate.action"));
+  add("compensation with an invalid action name", one({ ...A, compensate: { action: "no pe!" } }), invalid("steps[0].compensate.action"));
   add("compensation with no action", one({ ...A, compensate: { action: "" } }), invalid("steps[0].compensate.action"));
 
   // Retry policies: enums, durations, ranges.

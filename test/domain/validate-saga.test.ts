@@ -11,7 +11,7 @@ import {
   type ValidationLimits,
 } from "../../src/domain/validate-saga.js";
 
-const isKnownAction = (name: string) => ["noop", "sleep", "http"].includes(name);
+const acceptsAction = (name: string) => ["noop", "sleep", "http"].includes(name);
 
 const policy = (o: Partial<RawRetryPolicy> = {}): RawRetryPolicy => ({
   maxAttempts: 0,
@@ -51,7 +51,7 @@ const saga = (o: Partial<RawCreateSaga> = {}): RawCreateSaga => ({
 
 function violations(raw: RawCreateSaga, limits: ValidationLimits = DEFAULT_VALIDATION_LIMITS): FieldViolation[] {
   try {
-    validateCreateSaga(raw, limits, isKnownAction);
+    validateCreateSaga(raw, limits, acceptsAction);
   } catch (e) {
     expect(e).toBeInstanceOf(DomainError);
     expect((e as DomainError).reason).toBe("INVALID_ARGUMENT");
@@ -70,7 +70,7 @@ describe("validateCreateSaga: a valid request", () => {
     const v = validateCreateSaga(
       saga({ steps: [step("a"), step("b", { dependsOn: ["a"], compensate: { action: "http", config: null, retryPolicy: null } })] }),
       DEFAULT_VALIDATION_LIMITS,
-      isKnownAction,
+      acceptsAction,
     );
     expect(v).toMatchObject({ name: "checkout", failurePolicy: "HOLD", maxRetries: 3, requestId: null, definition: "", vars: {}, labels: {} });
     expect(v.steps[0]).toEqual({
@@ -101,7 +101,7 @@ describe("validateCreateSaga: a valid request", () => {
         ],
       }),
       DEFAULT_VALIDATION_LIMITS,
-      isKnownAction,
+      acceptsAction,
     );
     expect(v).toMatchObject({ failurePolicy: "COMPENSATE", maxRetries: 7, requestId: "req-1", definition: "checkout@v3" });
     // An unset max_interval grows to the (larger) initial interval instead of failing.
@@ -130,7 +130,7 @@ describe("validateCreateSaga: a valid request", () => {
         }),
       ],
     });
-    expect(() => validateCreateSaga(raw, DEFAULT_VALIDATION_LIMITS, isKnownAction)).not.toThrow();
+    expect(() => validateCreateSaga(raw, DEFAULT_VALIDATION_LIMITS, acceptsAction)).not.toThrow();
   });
 
   it("validates a 1,000-step chain with a template per step in well under a second", () => {
@@ -139,7 +139,7 @@ describe("validateCreateSaga: a valid request", () => {
       if (i > 0) Object.assign(s, { dependsOn: [`s${i - 1}`], config: { id: `{{steps.s${i - 1}.output.id}}`, first: "{{steps.s0.output}}" } });
     });
     const started = performance.now();
-    const v = validateCreateSaga(saga({ steps: chain }), DEFAULT_VALIDATION_LIMITS, isKnownAction);
+    const v = validateCreateSaga(saga({ steps: chain }), DEFAULT_VALIDATION_LIMITS, acceptsAction);
     expect(performance.now() - started).toBeLessThan(500);
     expect(v.steps).toHaveLength(1000);
   });
@@ -241,7 +241,7 @@ describe("validateCreateSaga: steps", () => {
     expect(violations(raw)).toEqual([
       { field: "steps[3].compensate.action", description: expect.stringMatching(/unknown action "undo"/) },
       { field: "steps[10].action", description: "is required" },
-      { field: "steps[11].action", description: expect.stringMatching(/unknown action "launch-missiles"; it is not registered/) },
+      { field: "steps[11].action", description: expect.stringMatching(/unknown action "launch-missiles"; an action is built in/) },
       { field: "steps[12].compensate.action", description: "is required" },
     ]);
   });
@@ -273,7 +273,7 @@ describe("validateCreateSaga: steps", () => {
   it("stops at 100 violations and says how many more were listed", () => {
     let error: DomainError | undefined;
     try {
-      validateCreateSaga(saga({ steps: steps(1000, Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [i, { action: "" }]))) }), DEFAULT_VALIDATION_LIMITS, isKnownAction);
+      validateCreateSaga(saga({ steps: steps(1000, Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [i, { action: "" }]))) }), DEFAULT_VALIDATION_LIMITS, acceptsAction);
     } catch (e) {
       error = e as DomainError;
     }
@@ -337,7 +337,7 @@ describe("validateCreateSaga: config limits", () => {
   });
 
   it("allows exactly maxJsonDepth levels and rejects one more", () => {
-    expect(() => validateCreateSaga(saga({ steps: [step("a", { config: nest(32) })] }), DEFAULT_VALIDATION_LIMITS, isKnownAction)).not.toThrow();
+    expect(() => validateCreateSaga(saga({ steps: [step("a", { config: nest(32) })] }), DEFAULT_VALIDATION_LIMITS, acceptsAction)).not.toThrow();
     expectOnly(saga({ steps: steps(13, { 12: { config: nest(33) } }) }), "steps[12].config", /deeper than 32 levels/);
   });
 
@@ -396,7 +396,7 @@ describe("validateCreateSaga: retry policies", () => {
     const v = validateCreateSaga(
       saga({ steps: [step("a", { retryPolicy: policy({ initialIntervalMs: 0, maxIntervalMs: 0, timeoutMs: 0 }), compensate: { action: "noop", config: null, retryPolicy: policy() } })] }),
       DEFAULT_VALIDATION_LIMITS,
-      isKnownAction,
+      acceptsAction,
     );
     expect(v.steps[0]?.retryPolicy).toMatchObject({ maxAttempts: 3, backoff: "EXPONENTIAL", initialIntervalMs: 1000, maxIntervalMs: 60_000, multiplier: 2, timeoutMs: 0 });
     expect(v.steps[0]?.compensate?.retryPolicy.maxAttempts).toBe(5);
@@ -407,7 +407,7 @@ describe("validateStepConfigReplacement", () => {
   const defined = validateCreateSaga(
     saga({ steps: [step("a"), step("b", { dependsOn: ["a"] }), step("c", { dependsOn: ["b"] }), step("d")] }),
     DEFAULT_VALIDATION_LIMITS,
-    isKnownAction,
+    acceptsAction,
   ).steps;
   const replace = (config: JsonObject, stepName = "c", prefix?: string) =>
     validateStepConfigReplacement(defined, stepName, config, { region: "eu" }, DEFAULT_VALIDATION_LIMITS, prefix);

@@ -14,6 +14,9 @@ export class RawWorker {
   private readonly abort = new AbortController();
   private waiters: (() => void)[] = [];
   private streamDone: Promise<void> = Promise.resolve();
+  private beat: NodeJS.Timeout | undefined;
+  /** Tasks the background heartbeat lists (acked and not yet reported). */
+  readonly running = new Set<Task>();
 
   constructor(
     readonly client: WorkerClient,
@@ -30,7 +33,15 @@ export class RawWorker {
       sdk: "raw-test",
     });
     this.sessionId = res.sessionId;
+    // Alive until close(): liveness comes only from heartbeats.
+    clearInterval(this.beat);
+    this.beat = setInterval(() => void this.heartbeat([...this.running]).catch(() => undefined), 100);
     return res.sessionId;
+  }
+
+  /** Stops heartbeating (the session then dies after its TTL) but keeps the stream. */
+  stopHeartbeats(): void {
+    clearInterval(this.beat);
   }
 
   subscribe(): void {
@@ -67,7 +78,9 @@ export class RawWorker {
   }
 
   async ack(...tasks: Task[]): Promise<string[]> {
-    return (await this.client.ackTasks({ sessionId: this.sessionId, tokens: tasks.map((t) => t.token) })).rejectedTokens;
+    const rejected = (await this.client.ackTasks({ sessionId: this.sessionId, tokens: tasks.map((t) => t.token) })).rejectedTokens;
+    for (const task of tasks) if (!rejected.includes(task.token)) this.running.add(task);
+    return rejected;
   }
 
   heartbeat(tasks: Task[] = [], progress?: Record<string, unknown>) {
@@ -75,10 +88,12 @@ export class RawWorker {
   }
 
   complete(task: Task, output: unknown) {
+    this.running.delete(task);
     return this.client.completeTask({ token: task.token, output: toValue(output) });
   }
 
   async close(): Promise<void> {
+    clearInterval(this.beat);
     this.abort.abort();
     await this.streamDone;
   }
