@@ -1,22 +1,23 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DefinitionService, DefinitionState, SagaService, type DefinitionClient, type SagaClient } from "../../src/client/index.js";
+import { DefinitionService, DefinitionState, SagaService, WorkerService, type DefinitionClient, type SagaClient, type WorkerClient } from "../../src/client/index.js";
 import { revokeToken } from "../../src/store/token-store.js";
 import { PROTOCOLS, type Protocol } from "../helpers/rpc.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 type SagaRpc = keyof typeof SagaService.method;
 type DefinitionRpc = keyof typeof DefinitionService.method;
+type WorkerRpc = keyof typeof WorkerService.method;
 
 const UNKNOWN_ID = "00000000-0000-4000-8000-000000000000";
 const UNKNOWN_DEFINITION = "matrix-no-such-definition";
 
 /**
  * What an RPC needs, written out independently of src/api/method-scopes.ts: `read` is
- * sagas:read, `execute` sagas:execute, `write` definitions:write, `admin` admin.
+ * sagas:read, `execute` sagas:execute, `write` definitions:write, `workers` workers, `admin` admin.
  */
-type Need = "read" | "execute" | "write" | "admin";
+type Need = "read" | "execute" | "write" | "workers" | "admin";
 
 /**
  * One call per RPC. Where access is granted they mostly answer NOT_FOUND (no such saga or
@@ -75,6 +76,38 @@ const DEFINITION_NEEDS: Record<DefinitionRpc, Need> = {
   setDefinitionState: "write",
 };
 
+/** Calls with a session or token nobody has: granted ones answer NOT_FOUND or INVALID_ARGUMENT. */
+const NO_SESSION = "ws_matrix-none";
+const WORKER_CALLS: Record<WorkerRpc, (client: WorkerClient) => Promise<unknown>> = {
+  registerWorker: (c) => c.registerWorker({ instanceId: "matrix-worker", actions: [{ name: "matrix-action" }], slots: 1 }),
+  subscribe: async (c) => {
+    for await (const _ of c.subscribe({ sessionId: NO_SESSION })) {
+      // an unknown session ends the stream with NOT_FOUND before any message
+    }
+  },
+  pollTasks: (c) => c.pollTasks({ sessionId: NO_SESSION }),
+  ackTasks: (c) => c.ackTasks({ sessionId: NO_SESSION, tokens: [] }),
+  heartbeat: (c) => c.heartbeat({ sessionId: NO_SESSION }),
+  completeTask: (c) => c.completeTask({ token: "not-a-task-token" }),
+  failTask: (c) => c.failTask({ token: "not-a-task-token" }),
+  reportCancelled: (c) => c.reportCancelled({ token: "not-a-task-token" }),
+  drain: (c) => c.drain({ sessionId: NO_SESSION }),
+  listWorkers: (c) => c.listWorkers({}),
+};
+
+const WORKER_NEEDS: Record<WorkerRpc, Need> = {
+  registerWorker: "workers",
+  subscribe: "workers",
+  pollTasks: "workers",
+  ackTasks: "workers",
+  heartbeat: "workers",
+  completeTask: "workers",
+  failTask: "workers",
+  reportCancelled: "workers",
+  drain: "workers",
+  listWorkers: "read",
+};
+
 const CALLERS = [
   "no token",
   "garbage token",
@@ -86,6 +119,7 @@ const CALLERS = [
   "read+execute",
   "write",
   "read+write",
+  "workers",
   "admin",
 ] as const;
 type Caller = (typeof CALLERS)[number];
@@ -97,10 +131,11 @@ const GRANTS: Partial<Record<Caller, readonly Need[]>> = {
   "read+execute": ["read", "execute"],
   write: ["write"],
   "read+write": ["read", "write"],
-  admin: ["read", "execute", "write", "admin"],
+  workers: ["workers"],
+  admin: ["read", "execute", "write", "workers", "admin"],
 };
 
-const SCOPE_NAMES = { read: "sagas:read", execute: "sagas:execute", write: "definitions:write", admin: "admin" } as const;
+const SCOPE_NAMES = { read: "sagas:read", execute: "sagas:execute", write: "definitions:write", workers: "workers", admin: "admin" } as const;
 
 type Outcome = "granted" | "UNAUTHENTICATED" | "PERMISSION_DENIED";
 
@@ -131,12 +166,13 @@ interface ServiceMatrix<C> {
   needs: Record<string, Need>;
 }
 
-const SERVICES: ReadonlyArray<ServiceMatrix<SagaClient> | ServiceMatrix<DefinitionClient>> = [
+const SERVICES: ReadonlyArray<ServiceMatrix<SagaClient> | ServiceMatrix<DefinitionClient> | ServiceMatrix<WorkerClient>> = [
   { service: SagaService, client: (ts, protocol, token) => ts.client({ protocol, token }), calls: SAGA_CALLS, needs: SAGA_NEEDS },
   { service: DefinitionService, client: (ts, protocol, token) => ts.definitions({ protocol, token }), calls: DEFINITION_CALLS, needs: DEFINITION_NEEDS },
+  { service: WorkerService, client: (ts, protocol, token) => ts.workers({ protocol, token }), calls: WORKER_CALLS, needs: WORKER_NEEDS },
 ];
 
-describe("the access matrix: every SagaService and DefinitionService RPC × every kind of caller", () => {
+describe("the access matrix: every SagaService, DefinitionService and WorkerService RPC × every kind of caller", () => {
   let ts: TestServer;
   const tokens = new Map<Caller, string | null>();
   /** Everything a message must never mention: other tokens' names, key ids and secrets. */
@@ -149,6 +185,7 @@ describe("the access matrix: every SagaService and DefinitionService RPC × ever
     const both = await ts.issueToken(["sagas:read", "sagas:execute"], "matrix-read-execute");
     const write = await ts.issueToken(["definitions:write"], "matrix-write");
     const readWrite = await ts.issueToken(["sagas:read", "definitions:write"], "matrix-read-write");
+    const workers = await ts.issueToken(["workers"], "matrix-workers");
     const revoked = await ts.issueToken(["admin"], "matrix-revoked");
     await revokeToken(ts.db.pool, "matrix-revoked");
     await ts.server.tokens.reload();
@@ -164,8 +201,9 @@ describe("the access matrix: every SagaService and DefinitionService RPC × ever
     tokens.set("read+execute", both.token);
     tokens.set("write", write.token);
     tokens.set("read+write", readWrite.token);
+    tokens.set("workers", workers.token);
     tokens.set("admin", admin);
-    for (const t of [read, execute, both, write, readWrite, revoked]) secrets.push(t.name, t.keyId, t.token.slice(-43));
+    for (const t of [read, execute, both, write, readWrite, workers, revoked]) secrets.push(t.name, t.keyId, t.token.slice(-43));
     secrets.push(adminKeyId, admin.slice(-43));
   });
 

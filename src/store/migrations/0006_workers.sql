@@ -68,3 +68,8 @@ CREATE TABLE worker_token_keys (
   secret      bytea       NOT NULL,
   created_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- Worker processes get tokens of their own scope: they run tasks and can neither read nor steer sagas.
+ALTER TABLE api_tokens DROP CONSTRAINT api_tokens_scopes_check;
+ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_scopes_check
+  CHECK (cardinality(scopes) > 0 AND scopes <@ ARRAY['sagas:read', 'sagas:execute', 'definitions:write', 'workers', 'admin']::text[]);
