@@ -10,6 +10,7 @@ import { withCors } from "./api/cors.js";
 import { metricsOnly, withHttpEndpoints } from "./api/http-endpoints.js";
 import { listen } from "./api/http-server.js";
 import { Metrics } from "./api/metrics.js";
+import { WorkerMetrics } from "./api/worker-metrics.js";
 import { routes } from "./api/routes.js";
 import { DefinitionCatalog } from "./api/definition-catalog.js";
 import { DefinitionStore } from "./store/definition-store.js";
@@ -184,7 +185,11 @@ export async function build(options: ServerOptions): Promise<Server> {
   const taskStore = new TaskStore(pool);
   const sessionStore = new WorkerSessionStore(pool);
   const taskTokens = new TaskTokens(await sessionStore.tokenKey());
-  const dispatcher = new TaskDispatcher({ engine, sagas: store, tasks: taskStore, tokens: taskTokens, settings: workerSettings, clock, logger });
+  const workerMetrics: WorkerMetrics = new WorkerMetrics(metrics.registry, {
+    connected: (): number => dispatcher.connectedCount(),
+    queueDepth: () => taskStore.queueDepth(),
+  });
+  const dispatcher: TaskDispatcher = new TaskDispatcher({ engine, sagas: store, tasks: taskStore, tokens: taskTokens, settings: workerSettings, clock, logger, observer: workerMetrics });
   engine.setTaskListener(dispatcher);
   const sweeper = new TaskSweeper({
     engine,
@@ -194,7 +199,7 @@ export async function build(options: ServerOptions): Promise<Server> {
     logger,
     intervalMs: workerSettings.sweepMs,
     maxRequeues: workerSettings.maxRequeues,
-    onRequeued: (rows) => dispatcher.requeued(rows),
+    onRequeued: (rows, why) => dispatcher.requeued(rows, why),
   });
   const shutdown = new AbortController();
   setMaxListeners(0, shutdown.signal); // one listener per open WatchSaga stream
@@ -231,6 +236,7 @@ export async function build(options: ServerOptions): Promise<Server> {
           maxOutputBytes: options.limits.maxConfigBytes,
           maxJsonDepth: options.limits.maxJsonDepth,
           shutdownSignal: shutdown.signal,
+          observer: workerMetrics,
         },
       }),
       // Outermost first: the RPC interceptor logs and counts every call, refused ones too; the error

@@ -15,9 +15,7 @@ export interface TaskSweeperOptions {
   /** Requeues of one attempt after lost workers before it fails with WORKER_LOST. */
   maxRequeues: number;
   /** Told of tasks back in the queue (the dispatcher offers them again at once). */
-  onRequeued(rows: readonly TaskRow[]): void;
-  /** Told of every worker-lost requeue, by action (metrics). */
-  onWorkerLost?(action: string): void;
+  onRequeued(rows: readonly TaskRow[], why: "ack_timeout" | "worker_lost"): void;
 }
 
 /** The error kind of an attempt whose workers kept being lost. */
@@ -62,7 +60,7 @@ export class TaskSweeper {
   async sweep(): Promise<void> {
     const { tasks, clock } = this.opts;
     const expired = await tasks.expireOffers(clock.now(), BATCH);
-    if (expired.length > 0) this.opts.onRequeued(expired);
+    if (expired.length > 0) this.opts.onRequeued(expired, "ack_timeout");
     for (const row of await tasks.requeueLost(clock.now(), this.opts.maxRequeues, BATCH)) {
       if (this.stopped) return;
       await this.workerLost(row);
@@ -80,7 +78,6 @@ export class TaskSweeper {
 
   private async workerLost(row: TaskRow & { lostWorker: string | null }): Promise<void> {
     const who = row.lostWorker ? `worker ${row.lostWorker} stopped heartbeating` : "its worker was lost";
-    this.opts.onWorkerLost?.(row.action);
     if (row.requeues > this.opts.maxRequeues) {
       const message = `${who}; attempt ${row.attempt} was lost ${row.requeues} times (at most ${this.opts.maxRequeues} requeues)`;
       await this.verdict(row, failure(row, WORKER_LOST, message, false), "failed");
@@ -89,7 +86,7 @@ export class TaskSweeper {
     const why = `${who} (requeue ${row.requeues} of at most ${this.opts.maxRequeues})`;
     const applied = await this.opts.engine.applyResult(row.sagaId, { type: "taskRequeued", step: row.step, phase: row.phase, attempt: row.attempt, why }, null);
     if (!applied) await this.opts.tasks.closeOrphan({ ...row }, this.opts.clock.now());
-    else this.opts.onRequeued([row]);
+    else this.opts.onRequeued([row], "worker_lost");
   }
 
   private async verdict(row: TaskRow, input: SagaInput, result: "failed" | "timed_out"): Promise<void> {

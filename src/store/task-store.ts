@@ -152,17 +152,17 @@ export class TaskStore {
   }
 
   /** Accepts offered tasks of a session; returns the refs it accepted (a repeated ack is accepted again). */
-  async ack(sessionId: string, refs: readonly TaskRef[], now: number): Promise<TaskRef[]> {
+  async ack(sessionId: string, refs: readonly TaskRef[], now: number): Promise<(TaskRef & { action: string })[]> {
     if (refs.length === 0) return [];
     const { rows } = await this.pool.query({
       name: "sagad_task_ack",
       text: `UPDATE saga_tasks t SET state = 'running', started_at = coalesce(t.started_at, $3), heartbeat_at = $3, ack_deadline = NULL
              FROM jsonb_to_recordset($2::jsonb) AS x(${REF_RECORD})
              WHERE ${KEY_MATCH} AND t.delivery = x.delivery AND t.session_id = $1 AND t.state IN ('offered', 'running')
-             RETURNING t.saga_id, t.step_idx, t.phase, t.attempt, t.delivery`,
+             RETURNING t.saga_id, t.step_idx, t.phase, t.attempt, t.delivery, t.action`,
       values: [sessionId, refsJson(refs), toIso(now)],
     });
-    return (rows as Row[]).map((r) => ({ sagaId: r.saga_id, stepIdx: r.step_idx, phase: r.phase, attempt: r.attempt, delivery: r.delivery }));
+    return (rows as Row[]).map((r) => ({ sagaId: r.saga_id, stepIdx: r.step_idx, phase: r.phase, attempt: r.attempt, delivery: r.delivery, action: r.action }));
   }
 
   /**

@@ -11,12 +11,8 @@ import type { SessionRow } from "../store/worker-session-store.js";
 import { LocalSession, refKey, type HeldTask } from "./local-session.js";
 import { taskMessage, type TaskLimits } from "./task-message.js";
 import type { TaskTokens } from "./task-token.js";
+import type { WorkerObserver } from "./worker-observer.js";
 import type { WorkerSettings } from "./worker-settings.js";
-
-/** What the dispatcher reports, for metrics. */
-export interface DispatchObserver {
-  offered(action: string, scheduleToStartMs: number): void;
-}
 
 export interface TaskDispatcherOptions {
   engine: Engine;
@@ -26,7 +22,7 @@ export interface TaskDispatcherOptions {
   settings: WorkerSettings;
   clock: Clock;
   logger: Logger;
-  observer?: DispatchObserver;
+  observer?: WorkerObserver;
 }
 
 /**
@@ -87,9 +83,19 @@ export class TaskDispatcher implements TaskListener {
   }
 
   /** Tasks went back to the queue (ack deadline, lost worker): free their slots and offer them again. */
-  requeued(rows: readonly TaskRow[]): void {
-    for (const row of rows) if (row.sessionId) this.sessions.get(row.sessionId)?.held.delete(refKey(row));
+  requeued(rows: readonly TaskRow[], why: "ack_timeout" | "worker_lost"): void {
+    for (const row of rows) {
+      if (row.sessionId) this.sessions.get(row.sessionId)?.held.delete(refKey(row));
+      this.opts.observer?.requeued(row.action, why);
+    }
     this.wake();
+  }
+
+  /** Sessions with a stream or a poll on this replica now. */
+  connectedCount(): number {
+    let n = 0;
+    for (const session of this.sessions.values()) if (session.attached) n++;
+    return n;
   }
 
   committed(saga: SagaState, writes: TaskWrites): void {

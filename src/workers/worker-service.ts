@@ -25,6 +25,7 @@ import { refKey } from "./local-session.js";
 import type { TaskDispatcher } from "./task-dispatcher.js";
 import type { TaskTokens } from "./task-token.js";
 import { requireSessionId, sessionNotFound, validateRegistration } from "./worker-requests.js";
+import type { WorkerObserver } from "./worker-observer.js";
 import { sessionTtlMs, type WorkerSettings } from "./worker-settings.js";
 
 export interface WorkerServiceDeps {
@@ -42,8 +43,7 @@ export interface WorkerServiceDeps {
   maxJsonDepth: number;
   /** Aborted at shutdown: streams end with a reconnect hint so workers move to another replica. */
   shutdownSignal: AbortSignal;
-  /** Told of each report (metrics), by action and outcome. */
-  onReport?(action: string, outcome: "completed" | "failed" | "cancelled"): void;
+  observer: WorkerObserver;
 }
 
 const MAX_POLL_WAIT_MS = 30_000;
@@ -75,7 +75,7 @@ export function createWorkerService(deps: WorkerServiceDeps): ServiceImpl<typeof
     const outcome = await recordWorkerReport(deps.engine, tasks, ref, body);
     if (!outcome.alreadyRecorded) {
       dispatcher.released(before?.sessionId ?? null, ref);
-      if (before) deps.onReport?.(before.action, outcome.recordedAs ? "failed" : body.kind);
+      if (before) deps.observer.reported(before.action, outcome.recordedAs ? "failed" : body.kind);
     }
     return outcome;
   };
@@ -167,7 +167,9 @@ export function createWorkerService(deps: WorkerServiceDeps): ServiceImpl<typeof
     async ackTasks(req) {
       const row = await liveSession(req.sessionId);
       const refs = refsOf(req.tokens, "tokens");
-      const accepted = new Set((await tasks.ack(row.id, refs, clock.now())).map((r) => `${refKey(r)}#${r.delivery}`));
+      const acked = await tasks.ack(row.id, refs, clock.now());
+      for (const r of acked) deps.observer.acked(r.action);
+      const accepted = new Set(acked.map((r) => `${refKey(r)}#${r.delivery}`));
       return { rejectedTokens: req.tokens.filter((_, i) => !accepted.has(`${refKey(refs[i]!)}#${refs[i]!.delivery}`)) };
     },
 
