@@ -11,6 +11,7 @@ import { metricsOnly, withHttpEndpoints } from "./api/http-endpoints.js";
 import { listen } from "./api/http-server.js";
 import { Metrics } from "./api/metrics.js";
 import { WorkerMetrics } from "./api/worker-metrics.js";
+import { ServedActions } from "./api/served-actions.js";
 import { routes } from "./api/routes.js";
 import { DefinitionCatalog } from "./api/definition-catalog.js";
 import { DefinitionStore } from "./store/definition-store.js";
@@ -223,6 +224,7 @@ export async function build(options: ServerOptions): Promise<Server> {
         shutdownSignal: shutdown.signal,
         health,
         tasks: taskStore,
+        servedActions: new ServedActions(sessionStore, engine.isWorkerAction, () => clock.now()),
         workers: {
           engine,
           tasks: taskStore,

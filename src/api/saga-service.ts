@@ -1,3 +1,4 @@
+import type { ServedActions } from "./served-actions.js";
 import type { TaskStore } from "../store/task-store.js";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
@@ -16,9 +17,10 @@ import type { SagaService } from "../gen/saga/v1/saga_pb.js";
 import { listSagas, type ListFilter } from "../store/list-sagas.js";
 import type { SagaStore } from "../store/saga-store.js";
 import type pg from "pg";
-import { circuitToProto, rawCreateSaga, sagaStatusFromProto, sagaToProto, type StepTask } from "./convert.js";
+import { circuitToProto, rawCreateSaga, sagaStatusFromProto, sagaToProto } from "./convert.js";
 import { checkJsonObject, checkText, requireSagaId, requireStepName } from "./request-checks.js";
 import { principalKey } from "./principal.js";
+import { stepTasksOf } from "./step-tasks.js";
 import { watchSaga } from "./watch-saga.js";
 import type { DefinitionCatalog } from "./definition-catalog.js";
 import { deprecationWarnings, requireDefinitionName, requireVersion } from "./definition-service.js";
@@ -33,6 +35,8 @@ export interface SagaServiceDeps {
   catalog: DefinitionCatalog;
   /** Task rows, for the sub-state of worker steps in GetSaga. */
   tasks: TaskStore;
+  /** Warns CreateSaga callers about worker actions no worker serves. */
+  servedActions: ServedActions;
   limits: ValidationLimits;
   logger: Logger;
   /** Aborted at shutdown: open WatchSaga streams end with UNAVAILABLE. */
@@ -59,7 +63,8 @@ export function createSagaService(deps: SagaServiceDeps): ServiceImpl<typeof Sag
       const raw = rawCreateSaga(req);
       if (raw.definitionRef === null) {
         const draft = validateCreateSaga(raw, limits, deps.acceptsAction);
-        return { saga: sagaToProto(await engine.create(draft, tokenName(context))), warnings: [] };
+        const saga = await engine.create(draft, tokenName(context));
+        return { saga: sagaToProto(saga), warnings: await deps.servedActions.warnings(draft.steps) };
       }
       if (raw.steps.length > 0) throw invalidArgument([{ field: "definition_ref", description: "give either steps or definition_ref, not both" }]);
       const name = requireDefinitionName(raw.definitionRef.name, "definition_ref.name");
@@ -71,7 +76,8 @@ export function createSagaService(deps: SagaServiceDeps): ServiceImpl<typeof Sag
         const draft = validateCreateFromDefinition(raw, resolved.compiled, resolved.version, { state: resolved.state, latest: version === 0 });
         try {
           const saga = await engine.create(draft, tokenName(context));
-          return { saga: sagaToProto(saga), warnings: deprecationWarnings(name, resolved.version, resolved.state) };
+          const unserved = await deps.servedActions.warnings(draft.steps);
+          return { saga: sagaToProto(saga), warnings: [...deprecationWarnings(name, resolved.version, resolved.state), ...unserved] };
         } catch (err) {
           if (!(err instanceof DefinitionChangedError) || attempt >= MAX_DEFINITION_ATTEMPTS) throw err;
         }
@@ -80,10 +86,7 @@ export function createSagaService(deps: SagaServiceDeps): ServiceImpl<typeof Sag
 
     async getSaga(req) {
       const saga = await engine.get(requireSagaId(req.id));
-      const open = saga.steps.some((s) => s.status === "RUNNING" || s.status === "COMPENSATING") ? await deps.tasks.openTasksOf(saga.id) : [];
-      const tasks = new Map<number, StepTask>();
-      for (const t of open) if (t.state !== "done") tasks.set(t.stepIdx, { phase: t.phase, attempt: t.attempt, state: t.state, worker: t.worker, requeues: t.requeues });
-      return { saga: sagaToProto(saga, true, tasks) };
+      return { saga: sagaToProto(saga, true, await stepTasksOf(deps.tasks, saga)) };
     },
 
     async listSagas(req) {

@@ -4,6 +4,7 @@ import { DomainError, invalidArgument, notFound } from "../domain/errors.js";
 import { RESTING_SAGA_STATUSES, type SagaEvent as DomainEvent } from "../domain/types.js";
 import { SagaEventBatchSchema, type WatchSagaRequest, type WatchSagaResponse } from "../gen/saga/v1/saga_pb.js";
 import { eventToProto, sagaToProto } from "./convert.js";
+import { stepTasksOf } from "./step-tasks.js";
 import { requireSagaId } from "./request-checks.js";
 import type { SagaServiceDeps } from "./saga-service.js";
 
@@ -43,7 +44,7 @@ export async function* watchSaga(deps: SagaServiceDeps, req: WatchSagaRequest, s
     if (req.afterSequence === undefined) {
       const snapshot = await deps.engine.get(id);
       cursor = snapshot.sequence;
-      yield { kind: { case: "snapshot", value: sagaToProto(snapshot) } };
+      yield { kind: { case: "snapshot", value: sagaToProto(snapshot, true, await stepTasksOf(deps.tasks, snapshot)) } };
       if (RESTING_SAGA_STATUSES.has(snapshot.status) && !req.follow) {
         // The snapshot is the end state, but events may have landed since: deliver them first.
         cursor = yield* drain(deps, id, cursor, send);

@@ -67,6 +67,8 @@ export interface DecideEnv {
   actor: string;
   /** The API token behind an operator operation, recorded on its events; null or absent for the engine. */
   tokenName?: string | null;
+  /** Names worker actions, so the history says an attempt waits for a worker; absent: none are. */
+  isWorkerAction?: (action: string) => boolean;
 }
 
 /** The new state plus what to persist: the events (sequenced) and which step rows changed. */
@@ -419,14 +421,17 @@ class Transition {
       startedAt: step.startedAt ?? this.env.now,
     });
     const because = why ? ` (${why})` : "";
-    this.emit("STEP_STARTED", i, { message: `step ${step.name} attempt ${step.attempt + 1} started${because}` });
+    const queued = this.env.isWorkerAction?.(step.action) ? `; queued for a worker serving ${step.action}` : "";
+    this.emit("STEP_STARTED", i, { message: `step ${step.name} attempt ${step.attempt + 1} started${because}${queued}` });
   }
 
   private startCompensationAttempt(i: number, why?: string): void {
     const step = this.step(i);
     this.patchStep(i, { attempt: step.attempt + 1, nextAttemptAt: null });
     const because = why ? ` (${why})` : "";
-    this.emit("COMPENSATION_STARTED", i, { message: `compensation of step ${step.name} attempt ${step.attempt + 1} started${because}` });
+    const action = step.compensate!.action;
+    const queued = this.env.isWorkerAction?.(action) ? `; queued for a worker serving ${action}` : "";
+    this.emit("COMPENSATION_STARTED", i, { message: `compensation of step ${step.name} attempt ${step.attempt + 1} started${because}${queued}` });
   }
 
   private abandonScheduledRetries(why: string): void {

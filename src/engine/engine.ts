@@ -363,7 +363,7 @@ export class Engine {
   }
 
   private env(actor: string, tokenName: string | null) {
-    return { now: this.opts.clock.now(), random: this.opts.random ?? Math.random, actor, tokenName };
+    return { now: this.opts.clock.now(), random: this.opts.random ?? Math.random, actor, tokenName, isWorkerAction: this.isWorkerAction };
   }
 
   private assertRunning(): void {

@@ -170,7 +170,8 @@ export class SagaDriver {
   ): Promise<Applied> {
     for (;;) {
       const before = this.state;
-      const decision = decide(before, input, { now: this.deps.clock.now(), random: this.deps.random, actor, tokenName });
+      const env = { now: this.deps.clock.now(), random: this.deps.random, actor, tokenName, isWorkerAction: this.deps.isWorkerAction };
+      const decision = decide(before, input, env);
       if (decision.events.length === 0) return { state: before, applied: false };
       const resting = RESTING_SAGA_STATUSES.has(decision.state.status);
       const tasks = taskWrites(before, decision.state, decision.changedSteps, this.deps.isWorkerAction, recorded);
