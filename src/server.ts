@@ -172,7 +172,7 @@ export async function build(options: ServerOptions): Promise<Server> {
     [
       sagaEventsHandler((id, sequence) => {
         if (!engine.onNotification(id, sequence)) bus.publish(id, sequence);
-        dispatcher.sagaChanged(id);
+        dispatcher.sagaChanged(id, sequence);
       }),
       { channel: TOKENS_CHANNEL, onPayload: () => void tokens.reload() },
     ],

@@ -12,8 +12,14 @@ export interface HeldTask {
   cancelSent: boolean;
 }
 
-/** Where offers go: a Subscribe stream, or a PollTasks call waiting for its first task. */
-type Sink = { kind: "stream"; queue: AsyncQueue<SubscribeResponse> } | { kind: "poll"; deliver(task: Task): void };
+/** Where offers go: a Subscribe stream, or a PollTasks call that wants at most `remaining` more tasks. */
+type Sink = { kind: "stream"; queue: AsyncQueue<SubscribeResponse> } | { kind: "poll"; remaining: number; deliver(task: Task): void };
+
+/** Which sessions here hold tasks of which saga, so a commit's news reaches only those. */
+export interface HeldIndex {
+  add(sagaId: string, session: LocalSession, key: string): void;
+  remove(sagaId: string, session: LocalSession, key: string): void;
+}
 
 export const refKey = (r: TaskRef) => `${r.sagaId}/${r.stepIdx}/${r.phase}/${r.attempt}`;
 
@@ -24,7 +30,7 @@ export const refKey = (r: TaskRef) => `${r.sagaId}/${r.stepIdx}/${r.phase}/${r.a
  * other replicas free slots here too.
  */
 export class LocalSession {
-  readonly held = new Map<string, HeldTask>();
+  private readonly held = new Map<string, HeldTask>();
   private sink: Sink | null = null;
   private actions: Map<string, number>;
   slots: number;
@@ -34,6 +40,7 @@ export class LocalSession {
     readonly id: string,
     readonly instanceId: string,
     row: Pick<SessionRow, "actions" | "slots" | "draining">,
+    private readonly index: HeldIndex,
   ) {
     this.actions = toMap(row.actions);
     this.slots = row.slots;
@@ -50,12 +57,34 @@ export class LocalSession {
     return [...this.actions.keys()];
   }
 
+  /** Counts `task` against the slots (a reservation has no token yet). */
+  hold(key: string, task: HeldTask): void {
+    this.held.set(key, task);
+    this.index.add(task.ref.sagaId, this, key);
+  }
+
+  release(key: string): boolean {
+    const task = this.held.get(key);
+    if (!task) return false;
+    this.held.delete(key);
+    this.index.remove(task.ref.sagaId, this, key);
+    return true;
+  }
+
+  heldTask(key: string): HeldTask | undefined {
+    return this.held.get(key);
+  }
+
+  heldTasks(): [string, HeldTask][] {
+    return [...this.held];
+  }
+
   /** How many more tasks of `action` it may take now: 0 unless something can receive them. */
   freeFor(action: string): number {
     if (this.sink === null || this.draining || (this.sink.kind === "stream" && this.sink.queue.isEnded)) return 0;
     const cap = this.actions.get(action);
     if (cap === undefined) return 0;
-    const free = this.slots - this.held.size;
+    const free = Math.min(this.slots - this.held.size, this.sink.kind === "poll" ? this.sink.remaining : Infinity);
     if (cap === 0) return Math.max(0, free);
     let ofAction = 0;
     for (const task of this.held.values()) if (task.action === action) ofAction++;
@@ -70,9 +99,10 @@ export class LocalSession {
     return queue;
   }
 
-  openPoll(deliver: (task: Task) => void): void {
+  /** A PollTasks call: offers go to `deliver`, at most `max` of them. */
+  openPoll(max: number, deliver: (task: Task) => void): void {
     this.closeSink();
-    this.sink = { kind: "poll", deliver };
+    this.sink = { kind: "poll", remaining: max, deliver };
   }
 
   /** Detaches `queue` (or the poll) if it is still the session's sink. */
@@ -89,8 +119,10 @@ export class LocalSession {
   send(task: Task): boolean {
     const sink = this.sink;
     if (sink === null) return false;
-    if (sink.kind === "poll") sink.deliver(task);
-    else sink.queue.push(create(SubscribeResponseSchema, { message: { case: "task", value: task } }));
+    if (sink.kind === "poll") {
+      sink.remaining--;
+      sink.deliver(task);
+    } else sink.queue.push(create(SubscribeResponseSchema, { message: { case: "task", value: task } }));
     return true;
   }
 

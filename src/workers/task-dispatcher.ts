@@ -8,7 +8,7 @@ import type { TaskListener } from "../engine/task-listener.js";
 import type { SagaStore } from "../store/saga-store.js";
 import type { TaskRef, TaskRow, TaskStore } from "../store/task-store.js";
 import type { SessionRow } from "../store/worker-session-store.js";
-import { LocalSession, refKey, type HeldTask } from "./local-session.js";
+import { LocalSession, refKey, type HeldIndex, type HeldTask } from "./local-session.js";
 import { taskMessage, type TaskLimits } from "./task-message.js";
 import type { TaskTokens } from "./task-token.js";
 import type { WorkerObserver } from "./worker-observer.js";
@@ -34,6 +34,30 @@ export interface TaskDispatcherOptions {
  */
 export class TaskDispatcher implements TaskListener {
   private readonly sessions = new Map<string, LocalSession>();
+  /** Held tasks by saga: which (session, key) pairs a commit of that saga may concern. */
+  private readonly bySaga = new Map<string, Map<LocalSession, Set<string>>>();
+  /** The last sequence of a saga this replica committed and settled its held tasks for (skips our own NOTIFY echo). */
+  private readonly settled = new Map<string, number>();
+  private readonly index: HeldIndex = {
+    add: (sagaId, session, key) => {
+      let sessions = this.bySaga.get(sagaId);
+      if (!sessions) this.bySaga.set(sagaId, (sessions = new Map()));
+      let keys = sessions.get(session);
+      if (!keys) sessions.set(session, (keys = new Set()));
+      keys.add(key);
+    },
+    remove: (sagaId, session, key) => {
+      const sessions = this.bySaga.get(sagaId);
+      const keys = sessions?.get(session);
+      if (!sessions || !keys) return;
+      keys.delete(key);
+      if (keys.size === 0) sessions.delete(session);
+      if (sessions.size === 0) {
+        this.bySaga.delete(sagaId);
+        this.settled.delete(sagaId);
+      }
+    },
+  };
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | null = null;
   private pollAgain = false;
@@ -57,7 +81,7 @@ export class TaskDispatcher implements TaskListener {
     let session = this.sessions.get(row.id);
     if (session) session.update(row);
     else {
-      session = new LocalSession(row.id, row.instanceId, row);
+      session = new LocalSession(row.id, row.instanceId, row, this.index);
       this.sessions.set(row.id, session);
     }
     return session;
@@ -69,7 +93,9 @@ export class TaskDispatcher implements TaskListener {
 
   /** Drops a session that has no stream or poll here any more (it may live on elsewhere). */
   forgetIfIdle(session: LocalSession): void {
-    if (!session.attached && this.sessions.get(session.id) === session) this.sessions.delete(session.id);
+    if (session.attached || this.sessions.get(session.id) !== session) return;
+    for (const [key] of session.heldTasks()) session.release(key);
+    this.sessions.delete(session.id);
   }
 
   allSessions(): LocalSession[] {
@@ -79,13 +105,13 @@ export class TaskDispatcher implements TaskListener {
   /** A result for `ref` was recorded (here): its slot is free at once. */
   released(sessionId: string | null, ref: TaskRef): void {
     const session = sessionId === null ? undefined : this.sessions.get(sessionId);
-    if (session?.held.delete(refKey(ref))) this.wake();
+    if (session?.release(refKey(ref))) this.wake();
   }
 
   /** Tasks went back to the queue (ack deadline, lost worker): free their slots and offer them again. */
   requeued(rows: readonly TaskRow[], why: "ack_timeout" | "worker_lost"): void {
     for (const row of rows) {
-      if (row.sessionId) this.sessions.get(row.sessionId)?.held.delete(refKey(row));
+      if (row.sessionId) this.sessions.get(row.sessionId)?.release(refKey(row));
       this.opts.observer?.requeued(row.action, why);
     }
     this.wake();
@@ -102,14 +128,17 @@ export class TaskDispatcher implements TaskListener {
     if (writes.open.length > 0) {
       for (const open of writes.open) void this.offerNow(saga, { sagaId: saga.id, ...open }, open);
     }
+    if (!this.bySaga.has(saga.id)) return;
+    this.settled.set(saga.id, saga.sequence);
     if (writes.close.length > 0 || writes.cancel !== null) this.settleHeld(saga.id, writes);
   }
 
   /**
-   * A commit of another replica (NOTIFY): if our sessions hold tasks of that saga, their rows may
-   * have changed (finished, cancelled, timed out), so read them.
+   * A commit announced by NOTIFY: if it is another replica's and our sessions hold tasks of that
+   * saga, their rows may have changed (finished, cancelled, timed out), so read them.
    */
-  sagaChanged(sagaId: string): void {
+  sagaChanged(sagaId: string, sequence: number): void {
+    if (!this.bySaga.has(sagaId) || sequence <= (this.settled.get(sagaId) ?? 0)) return;
     const held = this.heldOf(sagaId);
     if (held.length === 0) return;
     void this.opts.tasks
@@ -141,7 +170,7 @@ export class TaskDispatcher implements TaskListener {
     const session = this.pick(limits.action);
     if (!session) return;
     const reservation = `reserve:${refKey({ ...key, delivery: 0 })}`;
-    session.held.set(reservation, { ref: { ...key, delivery: 0 }, action: limits.action, token: "", cancelSent: false });
+    session.hold(reservation, { ref: { ...key, delivery: 0 }, action: limits.action, token: "", cancelSent: false });
     try {
       const ackDeadline = this.opts.clock.now() + this.opts.settings.ackTimeoutMs;
       const offered = await this.opts.tasks.offer(key, session.id, session.instanceId, ackDeadline);
@@ -150,7 +179,7 @@ export class TaskDispatcher implements TaskListener {
     } catch (err) {
       this.opts.logger.warn({ err, saga_id: key.sagaId }, "could not offer a task; the claim poll will");
     } finally {
-      session.held.delete(reservation);
+      session.release(reservation);
     }
   }
 
@@ -188,7 +217,7 @@ export class TaskDispatcher implements TaskListener {
       return;
     }
     const held: HeldTask = { ref, action, token, cancelSent: false };
-    session.held.set(refKey(ref), held);
+    session.hold(refKey(ref), held);
     this.opts.observer?.offered(action, Math.max(0, this.opts.clock.now() - queuedAt));
     if (!session.send(message)) this.opts.logger.debug({ session_id: session.id }, "offered task has no receiver now; it is offered again after its ack deadline");
   }
@@ -239,22 +268,25 @@ export class TaskDispatcher implements TaskListener {
     const rows = await this.opts.tasks.heldBy(ids);
     const stillHeld = new Set(rows.map((r) => `${r.sessionId}|${refKey(r)}|${r.delivery}`));
     for (const session of this.sessions.values()) {
-      for (const [key, task] of session.held) {
+      for (const [key, task] of session.heldTasks()) {
         if (key.startsWith("reserve:")) continue;
-        if (!stillHeld.has(`${session.id}|${key}|${task.ref.delivery}`)) session.held.delete(key);
+        if (!stillHeld.has(`${session.id}|${key}|${task.ref.delivery}`)) session.release(key);
       }
     }
     for (const row of rows) {
       const session = row.sessionId === null ? undefined : this.sessions.get(row.sessionId);
-      const task = session?.held.get(refKey(row));
+      const task = session?.heldTask(refKey(row));
       if (session && task && row.cancelReason !== null) session.cancel(task, row.cancelReason);
     }
   }
 
   private heldOf(sagaId: string): { session: LocalSession; task: HeldTask }[] {
     const found: { session: LocalSession; task: HeldTask }[] = [];
-    for (const session of this.sessions.values()) {
-      for (const task of session.held.values()) if (task.ref.sagaId === sagaId && task.token !== "") found.push({ session, task });
+    for (const [session, keys] of this.bySaga.get(sagaId) ?? []) {
+      for (const key of keys) {
+        const task = session.heldTask(key);
+        if (task && task.token !== "") found.push({ session, task });
+      }
     }
     return found;
   }
@@ -266,7 +298,7 @@ export class TaskDispatcher implements TaskListener {
       if (closed) {
         if (closed.result === "timed_out") session.cancel(task, "attempt timed out");
         else if (closed.result === "superseded") session.cancel(task, "the step moved on");
-        session.held.delete(refKey(task.ref));
+        session.release(refKey(task.ref));
       } else if (writes.cancel !== null) {
         session.cancel(task, writes.cancel);
       }
@@ -276,13 +308,13 @@ export class TaskDispatcher implements TaskListener {
 
   private applyRows(rows: readonly TaskRow[]): void {
     for (const row of rows) {
-      for (const session of this.sessions.values()) {
-        const task = session.held.get(refKey(row));
+      for (const [session] of this.bySaga.get(row.sagaId) ?? []) {
+        const task = session.heldTask(refKey(row));
         if (!task || task.ref.delivery !== row.delivery) continue;
         if (row.state === "done") {
           if (row.result === "timed_out") session.cancel(task, "attempt timed out");
           else if (row.result === "superseded") session.cancel(task, "the step moved on");
-          session.held.delete(refKey(row));
+          session.release(refKey(row));
           this.wake();
         } else if (row.cancelReason !== null) {
           session.cancel(task, row.cancelReason);

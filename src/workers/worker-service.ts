@@ -139,14 +139,11 @@ export function createWorkerService(deps: WorkerServiceDeps): ServiceImpl<typeof
       const got: Task[] = [];
       let done = () => {};
       const finished = new Promise<void>((resolve) => (done = resolve));
-      session.openPoll((task) => {
+      session.openPoll(max, (task) => {
         got.push(task);
         if (got.length >= max) done();
         else setImmediate(done); // more may come in the same claim; then answer
       });
-      // Only as many as asked: the poll takes no more slots than the caller wants tasks.
-      const slots = session.slots;
-      session.slots = Math.min(slots, session.held.size + max);
       await sessions.attach(session.id, deps.replicaId);
       dispatcher.wake();
       const timer = setTimeout(done, Math.max(0, waitMs));
@@ -157,7 +154,6 @@ export function createWorkerService(deps: WorkerServiceDeps): ServiceImpl<typeof
       } finally {
         clearTimeout(timer);
         context.signal.removeEventListener("abort", onAbort);
-        session.slots = slots;
         session.detach(null);
         dispatcher.forgetIfIdle(session);
       }
