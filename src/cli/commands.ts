@@ -1,5 +1,5 @@
 /** The first arguments that make `sagad` the operator CLI rather than the server. */
-export const CLI_COMMANDS: ReadonlySet<string> = new Set(["def", "saga", "step", "token", "help"]);
+export const CLI_COMMANDS: ReadonlySet<string> = new Set(["def", "saga", "step", "worker", "token", "help"]);
 
 /** The CLI's global flags that take a value (as their own next argument): that value is never a command. */
 export const GLOBAL_VALUE_FLAGS: ReadonlySet<string> = new Set(["--url", "--token", "--protocol", "-o", "--output"]);

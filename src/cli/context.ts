@@ -1,5 +1,12 @@
 import pc from "picocolors";
-import { createDefinitionClient, createSagaClient, type DefinitionClient, type SagaClient } from "../client/index.js";
+import {
+  createDefinitionClient,
+  createSagaClient,
+  createWorkerClient,
+  type DefinitionClient,
+  type SagaClient,
+  type WorkerClient,
+} from "../client/index.js";
 import { CliError, EXIT } from "./exit-codes.js";
 import type { Locator } from "./report-error.js";
 
@@ -30,6 +37,7 @@ export interface CliIo {
 export class CliContext {
   private sagaClient?: SagaClient;
   private definitionClient?: DefinitionClient;
+  private workerClient?: WorkerClient;
   /** Where the request now being made came from, so an error can name file, line and column. */
   locator?: Locator;
   readonly colors: ReturnType<typeof pc.createColors>;
@@ -62,6 +70,11 @@ export class CliContext {
   definitions(): DefinitionClient {
     this.definitionClient ??= createDefinitionClient(this.baseUrl(), { token: this.token(), protocol: this.options.protocol });
     return this.definitionClient;
+  }
+
+  workers(): WorkerClient {
+    this.workerClient ??= createWorkerClient(this.baseUrl(), { token: this.token(), protocol: this.options.protocol });
+    return this.workerClient;
   }
 
   /** Runs `call` with errors located in the file `locate` knows (see report-error.ts). */

@@ -57,6 +57,15 @@ export function formatRelative(ts: Timestamp | undefined, now: number): string {
   return delta >= 0 ? `in ${formatDuration(delta)}` : `${formatDuration(-delta)} ago`;
 }
 
+/**
+ * `3.4s ago`: how long ago `ts` was, against `now`. A time slightly ahead of `now` (the server's
+ * clock runs ahead of this machine's) reads `0ms ago`, never a puzzling `in 120ms`.
+ */
+export function formatAge(ts: Timestamp | undefined, now: number): string {
+  const date = toDate(ts);
+  return date === undefined ? "" : `${formatDuration(now - date.getTime())} ago`;
+}
+
 /** What happened, in words: the event type's name, with compensation and operator acts marked. */
 function eventWhat(event: SagaEvent): string {
   const type = eventTypeName(event.type).replace(/^STEP_/, "");

@@ -8,13 +8,14 @@ import { EXIT, EXIT_CODES_HELP } from "./exit-codes.js";
 import { createRunner } from "./run.js";
 import { addSagaCommands } from "./saga-commands.js";
 import { addStepCommands, STAND_IN_OUTPUT_FLAG } from "./step-commands.js";
+import { addWorkerCommands } from "./worker-commands.js";
 
 /** The first words that make `sagad` the operator CLI instead of the server. */
 
 const DEFAULT_URL = "http://127.0.0.1:8080";
 
 /**
- * `sagad def|saga|step|token …`: the operator CLI. It talks to any running sagad over the
+ * `sagad def|saga|step|worker|token …`: the operator CLI. It talks to any running sagad over the
  * generated client (so it works against any replica anywhere); only `token` goes to the database,
  * because it makes the credentials the API needs. Returns the exit code (see exit-codes.ts).
  */
@@ -72,7 +73,7 @@ export function routeStandInOutput(argv: readonly string[]): string[] {
 
 function buildProgram(io: CliIo, state: { exitCode: number }): Command {
   const program = new Command("sagad")
-    .description("sagad's operator CLI: definitions, sagas and steps on a running sagad (run `sagad --help` for the server)")
+    .description("sagad's operator CLI: definitions, sagas, steps and workers on a running sagad (run `sagad --help` for the server)")
     .addOption(new Option("--url <url>", "the sagad to talk to").env("SAGAD_URL").default(DEFAULT_URL))
     .addOption(new Option("--token <token>", "API token (sagad_…)").env("SAGAD_TOKEN"))
     .addOption(new Option("--protocol <protocol>", "wire protocol").choices(["connect", "grpc", "grpc-web"]).default("connect"))
@@ -91,6 +92,7 @@ function buildProgram(io: CliIo, state: { exitCode: number }): Command {
   addDefinitionCommands(program, run);
   addSagaCommands(program, run);
   addStepCommands(program, run);
+  addWorkerCommands(program, run);
   for (const command of program.commands) applyToTree(command);
   return program;
 }
