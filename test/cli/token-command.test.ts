@@ -81,7 +81,7 @@ describe("sagad token (CLI)", () => {
   it("refuses bad input with exit code 2, a message on stderr, nothing on stdout, and no change", async () => {
     const before = (await cli("list")).stdout;
     const cases: [string[], string][] = [
-      [["create", "--name", "x", "--scope", "sagas:write"], '--scope: unknown scope "sagas:write"; known scopes: sagas:read, sagas:execute, definitions:write, admin'],
+      [["create", "--name", "x", "--scope", "sagas:write"], '--scope: unknown scope "sagas:write"; known scopes: sagas:read, sagas:execute, definitions:write, workers, admin'],
       [["create", "--scope", "admin"], "--name is required"],
       [["create", "--name", "x"], "at least one --scope is required"],
       [["create", "--name", "x", "--name", "y", "--scope", "admin"], "--name given more than once"],
@@ -109,7 +109,7 @@ describe("sagad token (CLI)", () => {
     const result = await cli("--help");
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("sagad token create --name NAME --scope SCOPE");
-    expect(result.stdout).toContain("sagas:read, sagas:execute, definitions:write, admin");
+    expect(result.stdout).toContain("sagas:read, sagas:execute, definitions:write, workers, admin");
   });
 
   it("migrates a fresh database first", async () => {
