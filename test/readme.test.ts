@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
+import { WorkerMetrics } from "../src/api/worker-metrics.js";
 import { Metrics } from "../src/api/metrics.js";
 import { EXIT_CODES_HELP } from "../src/cli/exit-codes.js";
 import { CONFIG_HELP } from "../src/config.js";
@@ -19,6 +20,7 @@ describe("README", () => {
 
   it("documents every sagad_ metric family, and no other", async () => {
     const metrics = new Metrics({ leasesHeld: () => 0, circuits: () => [], processMetrics: false });
+    new WorkerMetrics(metrics.registry, { connected: () => 0, queueDepth: async () => new Map() });
     const served = [...parsePrometheusText((await metrics.render()).body).keys()].sort();
     const documented = [...readme.matchAll(/^\| `(sagad_[a-z_]+)` \|/gm)].map((m) => m[1]).sort();
     expect(documented).toEqual(served);

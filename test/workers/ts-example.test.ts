@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FailurePolicy, SagaStatus, StepStatus } from "../../src/client/index.js";
+import type { CreateSagaInit, StepSpecInit } from "../helpers/rpc.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 
 let t: TestServer;
@@ -37,7 +38,7 @@ async function rest(id: string) {
   }
 }
 
-const checkout = (amount: string) => ({
+const checkout = (amount: string, extra: StepSpecInit[] = []): CreateSagaInit => ({
   name: "checkout",
   failurePolicy: FailurePolicy.COMPENSATE,
   vars: { amount },
@@ -51,6 +52,7 @@ const checkout = (amount: string) => ({
       compensate: { action: "refund-card", config: { chargeId: "{{steps.charge.output.chargeId}}" } },
     },
     { name: "ship", action: "noop", dependsOn: ["charge"] },
+    ...extra,
   ],
 });
 
@@ -64,11 +66,7 @@ describe("examples/ts-worker", () => {
   });
 
   it("a declined card fails its step for good, and the earlier charge is refunded", async () => {
-    const base = checkout("42");
-    const { saga } = await t.client().createSaga({
-      ...base,
-      steps: [...base.steps, { name: "upsell", action: "charge-card", dependsOn: ["charge"], config: { amount: "5000" } }],
-    });
+    const { saga } = await t.client().createSaga(checkout("42", [{ name: "upsell", action: "charge-card", dependsOn: ["charge"], config: { amount: "5000" } }]));
     const done = await rest(saga!.id);
     expect(done.status).toBe(SagaStatus.COMPENSATED);
     const byName = Object.fromEntries(done.steps.map((s) => [s.name, s]));
