@@ -65,6 +65,11 @@ export class TaskSweeper {
       if (this.stopped) return;
       await this.workerLost(row);
     }
+    for (const row of await tasks.cancelledUnstarted(BATCH)) {
+      if (this.stopped) return;
+      const message = `aborted: ${row.cancelReason} (before a worker started attempt ${row.attempt})`;
+      await this.verdict(row, failure(row, "CANCELLED", message, false), "cancelled");
+    }
     for (const row of await tasks.overdue(clock.now(), BATCH)) {
       if (this.stopped) return;
       const message = OVERDUE_MESSAGES[row.overdue](row);
@@ -89,7 +94,7 @@ export class TaskSweeper {
     else this.opts.onRequeued([row], "worker_lost");
   }
 
-  private async verdict(row: TaskRow, input: SagaInput, result: "failed" | "timed_out"): Promise<void> {
+  private async verdict(row: TaskRow, input: SagaInput, result: "failed" | "timed_out" | "cancelled"): Promise<void> {
     const applied = await this.opts.engine.applyResult(row.sagaId, input, { key: row, result, digest: null });
     // Its saga no longer has this attempt in flight: the row is a leftover; stop finding it.
     if (!applied) await this.opts.tasks.closeOrphan(row, this.opts.clock.now());

@@ -321,6 +321,19 @@ export class TaskStore {
     return (rows as { action: string }[]).map((r) => r.action);
   }
 
+  /**
+   * Cross-saga sweep: tasks of cancelled sagas that no worker started (queued, or offered and not
+   * acknowledged). Nobody runs them, so their attempts end as cancelled without waiting for a worker.
+   */
+  async cancelledUnstarted(limit: number): Promise<TaskRow[]> {
+    const { rows } = await this.pool.query({
+      name: "sagad_task_cancelled_unstarted",
+      text: `SELECT * FROM saga_tasks WHERE cancel_reason IS NOT NULL AND state IN ('queued', 'offered') ORDER BY queued_at LIMIT $1`,
+      values: [limit],
+    });
+    return (rows as Row[]).map(fromRow);
+  }
+
   /** Queued tasks by action (for the queue-depth metric). */
   async queueDepth(): Promise<Map<string, number>> {
     const { rows } = await this.pool.query(`SELECT action, count(*)::int AS n FROM saga_tasks WHERE state = 'queued' GROUP BY action`);

@@ -189,3 +189,23 @@ describe("results", () => {
     await w.close();
   });
 });
+
+describe("cancel before any worker", () => {
+  it("a queued task of a cancelled saga ends at once, with no worker needed", async () => {
+    const { saga } = await t.client().createSaga({
+      name: "cancel-queued",
+      steps: [{ name: "a", action: "nobody-runs-this" }, { name: "b", action: "noop", compensate: { action: "noop" } }],
+    });
+    await until(saga!.id, (s) => s.steps[1]!.status === StepStatus.COMPLETED);
+    await t.client().cancelSaga({ id: saga!.id, reason: "no worker came" });
+    const done = await until(saga!.id, (s) => s.status === SagaStatus.CANCELLED, 3_000);
+    expect(done.steps[0]).toMatchObject({ status: StepStatus.CANCELLED, errorKind: "CANCELLED" });
+    expect(done.steps[0]!.error).toMatch(/aborted: cancelled: no worker came \(before a worker started attempt 1\)/);
+    expect(done.steps[1]!.status).toBe(StepStatus.COMPENSATED);
+    // A worker connecting later gets nothing.
+    const late = await worker(["nobody-runs-this"]);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(late.tasks).toEqual([]);
+    await late.close();
+  });
+});

@@ -42,6 +42,8 @@ CREATE TABLE saga_tasks (
 
 -- What the claim poll scans: queued tasks by action, oldest first.
 CREATE INDEX saga_tasks_queued_idx ON saga_tasks (action, queued_at) WHERE state = 'queued';
+-- Cancelled tasks no worker has started yet: the sweep ends them at once.
+CREATE INDEX saga_tasks_cancelled_idx ON saga_tasks (queued_at) WHERE cancel_reason IS NOT NULL AND state IN ('queued', 'offered');
 -- Tasks held by a worker session, for heartbeats, slot counts and the lost-session sweep.
 CREATE INDEX saga_tasks_session_idx ON saga_tasks (session_id) WHERE state IN ('offered', 'running');
 
