@@ -290,9 +290,9 @@ export class TaskStore {
                  WHEN state = 'running' AND heartbeat_ms > 0 AND heartbeat_at + heartbeat_ms * interval '1 ms' < $1 THEN 'HEARTBEAT_TIMEOUT'
                  ELSE 'SCHEDULE_TO_START_TIMEOUT' END AS overdue
              FROM saga_tasks
-             WHERE (state = 'running' AND timeout_ms > 0 AND started_at + timeout_ms * interval '1 ms' < $1)
+             WHERE state IN ('queued', 'offered', 'running') AND ((state = 'running' AND timeout_ms > 0 AND started_at + timeout_ms * interval '1 ms' < $1)
                 OR (state = 'running' AND heartbeat_ms > 0 AND heartbeat_at + heartbeat_ms * interval '1 ms' < $1)
-                OR (state IN ('queued', 'offered') AND schedule_ms > 0 AND queued_at + schedule_ms * interval '1 ms' < $1)
+                OR (state IN ('queued', 'offered') AND schedule_ms > 0 AND queued_at + schedule_ms * interval '1 ms' < $1))
              LIMIT $2`,
       values: [toIso(now), limit],
     });

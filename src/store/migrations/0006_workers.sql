@@ -42,6 +42,10 @@ CREATE TABLE saga_tasks (
 
 -- What the claim poll scans: queued tasks by action, oldest first.
 CREATE INDEX saga_tasks_queued_idx ON saga_tasks (action, queued_at) WHERE state = 'queued';
+-- The sweeps read only tasks not yet done, which are few however many done ones the table keeps:
+-- offers past their ack deadline, and attempts past a timeout of their own.
+CREATE INDEX saga_tasks_offered_idx ON saga_tasks (ack_deadline) WHERE state = 'offered';
+CREATE INDEX saga_tasks_live_idx ON saga_tasks (queued_at) WHERE state IN ('queued', 'offered', 'running');
 -- Cancelled tasks no worker has started yet: the sweep ends them at once.
 CREATE INDEX saga_tasks_cancelled_idx ON saga_tasks (queued_at) WHERE cancel_reason IS NOT NULL AND state IN ('queued', 'offered');
 -- Tasks held by a worker session, for heartbeats, slot counts and the lost-session sweep.
