@@ -5,7 +5,7 @@ import type { SagaInput } from "../../src/domain/state-machine.js";
 import { decide } from "../../src/domain/state-machine.js";
 import { Run, T0, brief, pendingSaga, testEnv } from "./saga-fixtures.js";
 
-const workers = (a: string) => a === "noop" || a === "undo";
+const workers = (a: string): boolean => a === "noop" || a === "undo";
 const none = () => false;
 
 /** Applies `input` to the run and returns the task writes of that transition. */
