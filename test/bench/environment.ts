@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import { rmSync } from "node:fs";
+import { chmod, cp, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -70,10 +71,15 @@ async function tryEnableStatementStats(url: string): Promise<boolean> {
 export const withClient = withAdminClient;
 
 /** Creates an admin token with the real CLI, as an operator would; returns its secret. */
-export async function createAdminToken(databaseUrl: string, name = `bench-${Date.now()}`): Promise<string> {
+export function createAdminToken(databaseUrl: string, name = `bench-${Date.now()}`): Promise<string> {
+  return createToken(databaseUrl, "admin", name);
+}
+
+/** Creates a token of one scope (e.g. `workers`) with the real CLI; returns its secret. */
+export async function createToken(databaseUrl: string, scope: string, name: string): Promise<string> {
   const { stdout } = await run(
     process.execPath,
-    ["--import", "tsx", "src/main.ts", "token", "create", "--scope", "admin", "--name", name],
+    ["--import", "tsx", "src/main.ts", "token", "create", "--scope", scope, "--name", name],
     { cwd: PROJECT_ROOT, env: { ...process.env, DATABASE_URL: databaseUrl } },
   );
   return stdout.trim();
@@ -111,13 +117,31 @@ export async function startReplicas(
 export const COMPILED_ENTRY = "dist/src/main.js";
 
 /**
- * Compiles the server as the package ships it (`npm run build`), so the benchmark measures what
- * runs in production rather than the sources through tsx's loader, which costs sagad ~12% more
- * CPU per step here.
+ * Where the bench's own build lives: inside node_modules/.cache, so that its imports resolve to
+ * the project's node_modules, and apart from `dist/`, which tests running alongside rebuild (and
+ * empty first) whenever they like.
+ */
+let buildRoot = path.join(PROJECT_ROOT, "dist");
+
+/** The root of the compiled tree the replicas run (`src/main.js` under it); child scripts compile beside it. */
+export function compiledRoot(): string {
+  return buildRoot;
+}
+
+/**
+ * Compiles the server as the package ships it (`npm run build`: tsc with tsconfig.build.json, then
+ * the migrations copied), into a directory of this bench run's own, so the benchmark measures
+ * what runs in production rather than the sources through tsx's loader, which costs sagad ~12%
+ * more CPU per step here. Returns the entry point's absolute path.
  */
 export async function buildServer(): Promise<string> {
-  await run("npm", ["run", "-s", "build"], { cwd: PROJECT_ROOT });
-  return COMPILED_ENTRY;
+  const root = path.join(PROJECT_ROOT, "node_modules", ".cache", "sagad-bench", `build-${process.pid}`);
+  await rm(root, { recursive: true, force: true });
+  await run(process.execPath, [path.join(PROJECT_ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json", "--outDir", root], { cwd: PROJECT_ROOT });
+  await cp(path.join(PROJECT_ROOT, "src", "store", "migrations"), path.join(root, "src", "store", "migrations"), { recursive: true });
+  buildRoot = root;
+  process.once("exit", () => rmSync(root, { recursive: true, force: true }));
+  return path.join(root, "src", "main.js");
 }
 
 /** Resident set size of a process, in MiB (Linux /proc). */

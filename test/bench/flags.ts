@@ -28,12 +28,25 @@ export interface BenchOptions {
   fromSource: boolean;
   /** Throughput and C=1 clients watch one message per event instead of with batch_events. */
   oneByOne: boolean;
+  /** Worker processes (TS SDK) for the `workers` and `dispatch` scenarios, and slots each. */
+  workerProcesses: number;
+  workerSlots: number;
+  /** Sagas per round of the C=1 `dispatch` scenario (5-step chains, on workers and in process). */
+  dispatchSagas: number;
+  /** Idle worker sessions held on one replica by `worker-rss`, from this many client processes. */
+  workerSessions: number;
+  sessionHolders: number;
+  /** A checkout of an older commit, built there, for `before-after`; null skips it. */
+  beforeDir: string | null;
 }
 
-export const SCENARIOS = ["baseline", "throughput", "latency", "definition-create", "watch", "watch-floor", "rss", "list"] as const;
+export const SCENARIOS = [
+  "baseline", "throughput", "latency", "definition-create", "watch", "watch-floor", "rss", "list",
+  "workers", "dispatch", "worker-rss", "before-after",
+] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
-const DEFAULTS: Omit<BenchOptions, "only" | "profileDir" | "fromSource" | "oneByOne"> = {
+const DEFAULTS: Omit<BenchOptions, "only" | "profileDir" | "fromSource" | "oneByOne" | "beforeDir"> = {
   sagas: 2000,
   steps: 5,
   concurrency: 50,
@@ -44,6 +57,11 @@ const DEFAULTS: Omit<BenchOptions, "only" | "profileDir" | "fromSource" | "oneBy
   rssStreams: [1000, 10_000],
   listSizes: [100_000, 1_000_000],
   baselineSeconds: 10,
+  workerProcesses: 2,
+  workerSlots: 50,
+  dispatchSagas: 200,
+  workerSessions: 1000,
+  sessionHolders: 4,
 };
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -57,6 +75,13 @@ export const USAGE = `Usage: npm run bench -- [options]
   --rss-streams <a,b>    open streams at which server RSS is read (${DEFAULTS.rssStreams.join(",")})
   --list-sizes <a,b>     sagas in the table for ListSagas (${DEFAULTS.listSizes.join(",")})
   --baseline-seconds <n> pgbench duration (${DEFAULTS.baselineSeconds})
+  --worker-processes <n> TS SDK worker processes for workers and dispatch (${DEFAULTS.workerProcesses})
+  --worker-slots <n>     slots of each worker process (${DEFAULTS.workerSlots})
+  --dispatch-sagas <n>   sagas per round of the C=1 dispatch scenario (${DEFAULTS.dispatchSagas})
+  --worker-sessions <n>  idle worker sessions held on one replica by worker-rss (${DEFAULTS.workerSessions})
+  --session-holders <n>  client processes holding them (${DEFAULTS.sessionHolders})
+  --before-dir <dir>     before-after: a checkout of an older commit (e.g. git worktree add /tmp/sagad-before <rev>,
+                         with node_modules) to run the in-process throughput against, alternating rounds
   --only <a,b>           scenarios: ${SCENARIOS.join(", ")} (all)
   --profile <dir>        write a CPU profile of each sagad replica and the floor server there (node --cpu-prof)
   --source               run sagad and the floor server from the sources through tsx (default: compiled, dist/)
@@ -66,7 +91,8 @@ Runs against DATABASE_URL (a scratch database is created and dropped) or an embe
 JSON result on stdout, a readable table on stderr.`;
 
 export function parseBenchFlags(argv: readonly string[]): BenchOptions {
-  const options: BenchOptions = { ...DEFAULTS, only: new Set(SCENARIOS), profileDir: null, fromSource: false, oneByOne: false };
+  const options: BenchOptions = { ...DEFAULTS, only: new Set(SCENARIOS), profileDir: null, fromSource: false, oneByOne: false, beforeDir: null };
+  let explicitOnly = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [name, inline] = arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
@@ -86,19 +112,29 @@ export function parseBenchFlags(argv: readonly string[]): BenchOptions {
       case "--rss-streams": options.rssStreams = list(name, value()); break;
       case "--list-sizes": options.listSizes = list(name, value()); break;
       case "--baseline-seconds": options.baselineSeconds = int(name, value()); break;
-      case "--only": options.only = scenarios(value()); break;
+      case "--worker-processes": options.workerProcesses = int(name, value()); break;
+      case "--worker-slots": options.workerSlots = int(name, value()); break;
+      case "--dispatch-sagas": options.dispatchSagas = int(name, value()); break;
+      case "--worker-sessions": options.workerSessions = int(name, value()); break;
+      case "--session-holders": options.sessionHolders = int(name, value()); break;
+      case "--before-dir": options.beforeDir = value(); break;
+      case "--only": options.only = scenarios(value()); explicitOnly = true; break;
       case "--profile": options.profileDir = value(); break;
       case "--source": options.fromSource = true; break;
       case "--one-by-one": options.oneByOne = true; break;
       case "--quick":
         Object.assign(options, {
           sagas: 200, rounds: 1, serialSagas: 30, watchers: 100, watchSteps: [400, 100], rssStreams: [100, 1000],
-          listSizes: [10_000], baselineSeconds: 3,
+          listSizes: [10_000], baselineSeconds: 3, dispatchSagas: 30, workerSessions: 100,
         });
         break;
       default:
         throw new Error(`unknown option ${name}\n\n${USAGE}`);
     }
+  }
+  if (options.only.has("before-after") && options.beforeDir === null) {
+    if (explicitOnly) throw new Error("--only before-after needs --before-dir <a checkout of the older commit>");
+    options.only.delete("before-after");
   }
   return options;
 }

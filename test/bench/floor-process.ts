@@ -3,6 +3,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import ts from "typescript";
 import { PROJECT_ROOT } from "../helpers/replica-process.js";
+import { compiledRoot } from "./environment.js";
 
 /** The bare Connect-ES server of `floor-server.ts`, running as a child process. */
 export interface FloorServer {
@@ -25,7 +26,7 @@ const SOURCE = "test/bench/floor-server.ts";
  * a process CPU, so both sides of the comparison must run the same way.
  */
 export async function startFloorServer(nodeArgs: string[], fromSource: boolean): Promise<FloorServer> {
-  const entry = fromSource ? ["--import", "tsx", SOURCE] : [await compile()];
+  const entry = fromSource ? ["--import", "tsx", SOURCE] : [await compileBenchScript(SOURCE)];
   const child = spawn(process.execPath, [...nodeArgs, ...entry], {
     cwd: PROJECT_ROOT,
     stdio: ["ignore", "pipe", "pipe"],
@@ -68,16 +69,17 @@ export async function startFloorServer(nodeArgs: string[], fromSource: boolean):
 }
 
 /**
- * Transpiles the floor server into `dist/test/bench/`, beside the build's `dist/src/`, where its
- * import of the generated code resolves to the compiled `dist/src/gen` that `npm run build` made.
+ * Transpiles a bench child script (e.g. the floor server) into `test/bench/` of the bench's build
+ * (see `buildServer`), beside its `src/`, where its imports of `../../src/…` resolve to the
+ * compiled server code.
  */
-async function compile(): Promise<string> {
-  const source = await readFile(path.join(PROJECT_ROOT, SOURCE), "utf8");
+export async function compileBenchScript(file: string): Promise<string> {
+  const source = await readFile(path.join(PROJECT_ROOT, file), "utf8");
   const { outputText } = ts.transpileModule(source, {
-    fileName: SOURCE,
+    fileName: file,
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2023, verbatimModuleSyntax: true },
   });
-  const out = path.join(PROJECT_ROOT, "dist", SOURCE.replace(/\.ts$/, ".js"));
+  const out = path.join(compiledRoot(), file.replace(/\.ts$/, ".js"));
   await mkdir(path.dirname(out), { recursive: true });
   await writeFile(out, outputText);
   return out;

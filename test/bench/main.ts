@@ -1,4 +1,6 @@
+import { execFile } from "node:child_process";
 import os from "node:os";
+import { promisify } from "node:util";
 import path from "node:path";
 import { createDefinitionClient, createSagaClient, type SagaClient } from "../../src/client/index.js";
 import type { RunningSagad } from "../helpers/replica-process.js";
@@ -7,7 +9,8 @@ import { cpuCost, cpuSnapshot, type CpuCost } from "./cpu-usage.js";
 import { definitionCreateScenario, type DefinitionCreateResult } from "./definition-create.js";
 import { costPerStep, readCounters, resetStatements, topStatements, type DbCost, type StatementCost } from "./db-cost.js";
 import { driveSagas, type DriveResult, type Shape } from "./drive.js";
-import { buildServer, createAdminToken, openBenchDatabase, rssMiB, startReplicas, withClient, type BenchDatabase } from "./environment.js";
+import { beforeAfterScenario, type BeforeAfterResult } from "./before-after.js";
+import { buildServer, createAdminToken, createToken, openBenchDatabase, rssMiB, startReplicas, withClient, type BenchDatabase } from "./environment.js";
 import { parseBenchFlags, USAGE, type BenchOptions } from "./flags.js";
 import { fillSagas, measureList, type ListResult } from "./list.js";
 import { watchStreamsOpen } from "./metrics-probe.js";
@@ -15,6 +18,10 @@ import { printTable } from "./report.js";
 import { medianRound, percentiles, round, type Percentiles } from "./stats.js";
 import { openIdleStreams } from "./watch.js";
 import { watchFloorSeries, watchSeries, type WatchSeries } from "./watch-scenarios.js";
+import { workerRssScenario, type WorkerRssLayout } from "./worker-rss.js";
+import { dispatchScenario, startWorkerPool, workersThroughput, type DispatchResult, type WorkerPool, type WorkersThroughputResult } from "./workers.js";
+import { PROJECT_ROOT } from "../helpers/replica-process.js";
+import { createWorkerClient } from "../../src/client/index.js";
 
 /** One throughput measurement: the median round, plus every round's headline for spread. */
 export interface ThroughputResult {
@@ -37,6 +44,8 @@ export interface ThroughputResult {
 export interface BenchResult {
   startedAt: string;
   machine: { cpus: number; node: string; postgres: string; database: "external" | "embedded" };
+  /** The commit built, and the files under src/ that differed from it (others edit the tree as the bench runs). */
+  code: { commit: string; dirtySrc: string[] };
   options: Omit<BenchOptions, "only"> & { only: string[] };
   baseline: { pgbenchSingleRowUpdateTps: number } | null;
   throughput: ThroughputResult[];
@@ -60,6 +69,14 @@ export interface BenchResult {
   watchFloor: WatchSeries | null;
   rss: { baselineMiB: number; streams: { open: number; rssMiB: number }[] } | null;
   list: ListResult[];
+  /** The same 5-step chains on TS SDK worker processes and in process (noop), alternating rounds. */
+  workers: WorkersThroughputResult | null;
+  /** Step ready → worker has it, C=1, and the chain's latency on workers against in process. */
+  dispatch: DispatchResult | null;
+  /** RSS of one replica holding idle worker sessions, sessions sharing a few HTTP/2 connections and one each. */
+  workerRss: WorkerRssLayout[] | null;
+  /** The in-process throughput of an older build (`--before-dir`) against this tree, alternating rounds. */
+  beforeAfter: BeforeAfterResult | null;
   /** pg_stat_statements from the C=1 rounds to the end, costliest first (embedded Postgres only). */
   topStatements: StatementCost[] | null;
 }
@@ -105,11 +122,14 @@ async function runAll(
     baseline = { pgbenchSingleRowUpdateTps: round(await pgbenchBaseline(db.url, options.baselineSeconds), 0) };
     log(`baseline: ${baseline.pgbenchSingleRowUpdateTps} TPS`);
   }
+  const code = await codeState();
+  log(`code: ${code.commit}${code.dirtySrc.length > 0 ? ` + ${code.dirtySrc.length} uncommitted src/ files` : ""}`);
   const profile = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${path.resolve(options.profileDir)}`] : [];
-  log(options.fromSource ? "sagad from src/ through tsx" : "building sagad (npm run build); replicas run dist/");
+  log(options.fromSource ? "sagad from src/ through tsx" : "building sagad (tsc as npm run build does, into a directory of its own); replicas run that");
   const entry = options.fromSource ? undefined : await buildServer();
   // The token first, so the replicas load it as they start instead of racing its NOTIFY.
   const token = await createAdminToken(db.url);
+  const workerToken = on("workers") || on("dispatch") || on("worker-rss") ? await createToken(db.url, "workers", `bench-workers-${Date.now()}`) : "";
   const replicas = await startReplicas(db.url, on("watch") ? 2 : 1, {}, "bench", profile, entry);
   started(replicas);
   const clientOf = (url: string): SagaClient => createSagaClient(url, { protocol: "grpc", headers: { authorization: `Bearer ${token}` } });
@@ -178,6 +198,25 @@ async function runAll(
     ? await definitionCreateScenario(client, createDefinitionClient(a.url, { protocol: "grpc", token }), db.url, a.pid, { ...options, batchEvents: !options.oneByOne }, log)
     : null;
 
+  let workers: WorkersThroughputResult | null = null;
+  let dispatch: DispatchResult | null = null;
+  if (on("workers") || on("dispatch")) {
+    log(`workers: starting ${options.workerProcesses} TS SDK worker processes, ${options.workerSlots} slots each`);
+    const admin = createWorkerClient(a.url, { protocol: "grpc", token });
+    const pool: WorkerPool = await startWorkerPool(a.url, workerToken, admin, options.workerProcesses, options.workerSlots, options.fromSource);
+    try {
+      const batchEvents = !options.oneByOne;
+      if (on("workers")) {
+        workers = await workersThroughput(client, pool, db, a.pid, baseline?.pgbenchSingleRowUpdateTps ?? null, { ...options, batchEvents }, log);
+      }
+      if (on("dispatch")) {
+        dispatch = await dispatchScenario(client, pool, db.url, { sagas: options.dispatchSagas, steps: options.steps, rounds: options.rounds, batchEvents }, log);
+      }
+    } finally {
+      await pool.stop();
+    }
+  }
+
   let watch: BenchResult["watch"] = null;
   if (on("watch")) {
     const target = (label: string, replica: RunningSagad) => ({
@@ -223,9 +262,25 @@ async function runAll(
     }
   }
 
+  const workerRss = on("worker-rss")
+    ? await workerRssScenario(
+        async (id) => (await startReplicas(db.url, 1, {}, id, profile, entry))[0]!,
+        token,
+        workerToken,
+        { sessions: options.workerSessions, holders: options.sessionHolders, connectionsPerHolder: 10, holdMs: 15_000, fromSource: options.fromSource },
+        log,
+      )
+    : null;
+
+  const beforeAfter =
+    on("before-after") && options.beforeDir
+      ? await beforeAfterScenario(PROJECT_ROOT, baseline?.pgbenchSingleRowUpdateTps ?? null, { ...options, beforeDir: options.beforeDir, batchEvents: !options.oneByOne, nodeArgs: profile }, log)
+      : null;
+
   return {
     startedAt: new Date().toISOString(),
     machine: { cpus: os.cpus().length, node: process.version, postgres, database: db.kind },
+    code,
     options: { ...options, only: [...options.only] },
     baseline,
     throughput,
@@ -235,8 +290,19 @@ async function runAll(
     watchFloor,
     rss,
     list,
+    workers,
+    dispatch,
+    workerRss,
+    beforeAfter,
     topStatements: await topStatements(db.url, db.statementStats),
   };
+}
+
+async function codeState(): Promise<BenchResult["code"]> {
+  const git = async (...args: string[]) => (await promisify(execFile)("git", args, { cwd: PROJECT_ROOT })).stdout;
+  const commit = (await git("rev-parse", "--short", "HEAD")).trim();
+  const dirtySrc = (await git("status", "--porcelain", "--", "src")).split("\n").filter(Boolean).map((l) => l.slice(3));
+  return { commit, dirtySrc };
 }
 
 await main();

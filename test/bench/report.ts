@@ -61,6 +61,7 @@ export function printTable(r: BenchResult): void {
     rows.push([`  first page, dormant definition name + version, ms`, pct(f.dormantVersion)]);
     rows.push([`  first page again, after the other samples, ms`, pct(l.firstPageAgain)]);
   }
+  rows.push(...workerRows(r, pct));
   for (const s of r.topStatements ?? []) {
     rows.push([`  pg: ${s.calls} calls, exec ${s.meanExecMs} + plan ${s.meanPlanMs} ms`, s.query.slice(0, 70)]);
   }
@@ -97,5 +98,49 @@ function watchRows(r: BenchResult): [string, string][] {
     const kind = load.staggered ? "staggered" : "lockstep";
     rows.push([`  ${kind}, ${load.stepMs} ms steps, ${load.offeredPerSec} events/s`, present.map(([, s]) => cell(loads(s)[i])).join("").trimEnd()]);
   });
+  return rows;
+}
+
+/** The workers, dispatch, worker-rss and before-after scenarios. */
+function workerRows(r: BenchResult, pct: (p: Percentiles | null | undefined) => string): [string, string][] {
+  const rows: [string, string][] = [];
+  const w = r.workers;
+  if (w) {
+    rows.push([`workers vs in process, K=${r.options.steps} chain C=${w.concurrency}, ${w.workerProcesses} workers x ${w.slotsPerProcess} slots`, `${w.workers.stepsPerSec} vs ${w.inProcess.stepsPerSec} steps/s (ratio ${w.ratio}, pairs ${w.pairRatios.join(", ")})`]);
+    for (const [name, k] of [["workers", w.workers], ["in process", w.inProcess]] as const) {
+      const base = k.ratioToBaseline === null ? "" : `, ratio to pgbench ${k.ratioToBaseline}`;
+      rows.push([`  ${name}: sagas/s, steps/s; rounds`, `${k.sagasPerSec}, ${k.stepsPerSec}${base}; ${k.roundsStepsPerSec.join(", ")}`]);
+      rows.push([`  ${name}: create -> resting / step cycle, ms`, `${pct(k.latencyMs)} / p50 ${k.cycleMs.p50} p99 ${k.cycleMs.p99}`]);
+      rows.push([`  ${name}: CPU ms per step sagad / client / postgres / workers`, `${k.cpu.msPerStep.sagad} / ${k.cpu.msPerStep.client} / ${k.cpu.msPerStep.postgres} / ${k.workerCpuMsPerStep}  (machine ${Math.round(k.cpu.machineBusyShare * 100)}% busy)`]);
+      rows.push([`  ${name}: per step commits / statements / rows / WAL`, `${k.dbCost.commitsPerStep} / ${k.dbCost.statementsPerStep ?? "n/a"} / ${k.dbCost.rowsWrittenPerStep} / ${k.dbCost.walBytesPerStep} B`]);
+    }
+    rows.push([`  dispatch at C=${w.concurrency}, s1: ready -> arrived / handler, ms`, `${pct(w.dispatch.firstStep.readyToArrived)} / ${pct(w.dispatch.firstStep.readyToHandler)}`]);
+    rows.push([`  dispatch at C=${w.concurrency}, s2..: ready -> arrived / handler, ms`, `${pct(w.dispatch.laterSteps.readyToArrived)} / ${pct(w.dispatch.laterSteps.readyToHandler)}`]);
+    const perStep = (calls: number) => Math.round((calls / (w.sagasPerRound * r.options.steps)) * 100) / 100;
+    for (const s of w.statements?.workers ?? []) {
+      rows.push([`  workers pg: ${perStep(s.calls)}/step, exec ${s.meanExecMs} + plan ${s.meanPlanMs} ms, ${s.rowsPerCall} rows`, s.query.slice(0, 90)]);
+    }
+  }
+  const d = r.dispatch;
+  if (d) {
+    for (const [name, b] of [["s1 (started by CreateSaga)", d.firstStep], ["s2.. (started by CompleteTask)", d.laterSteps]] as const) {
+      rows.push([`dispatch C=1, ${name}: ready -> Task off the stream, ms`, pct(b.readyToArrived)]);
+      rows.push([`  ready -> handler started (after AckTasks), ms`, pct(b.readyToHandler)]);
+      rows.push([`  ready -> offered / offered -> arrived / arrived -> handler, p50 ms`, `${b.readyToOffered.p50} / ${b.offeredToArrived.p50} / ${b.arrivedToHandler.p50}  (p99 ${b.readyToOffered.p99} / ${b.offeredToArrived.p99} / ${b.arrivedToHandler.p99}; unmatched ${b.unmatched})`]);
+    }
+    rows.push([`  CreateSaga sent -> s1 arrived / handler, ms`, `${pct(d.createSentToArrived)} / p50 ${d.createSentToHandler.p50}`]);
+    rows.push([`  C=1 create -> resting, workers / in process, ms`, `${pct(d.workersLatencyMs)} / ${pct(d.inProcessLatencyMs)}`]);
+    rows.push([`  C=1 step cycle, workers / in process, ms`, `${pct(d.workersCycleMs)} / ${pct(d.inProcessCycleMs)}`]);
+  }
+  for (const x of r.workerRss ?? []) {
+    rows.push([`replica RSS, ${x.sessions} worker sessions on ${x.connections} HTTP/2 connections`, `${x.baselineMiB} MiB with none -> ${x.attachedMiB} attached -> ${x.heldMiB} MiB held (${x.perSessionKiB} KiB/session)`]);
+    rows.push([`  while held: cores sagad / postgres / holders, heartbeats/s, errors`, `${x.heldCores.sagad} / ${x.heldCores.postgres} / ${x.heldCores.holders}, ${x.heartbeatsPerSec}/s, ${x.heartbeatErrors} heartbeat + ${x.streamErrors} stream`]);
+  }
+  const b = r.beforeAfter;
+  if (b) {
+    rows.push([`in-process throughput ${b.afterCommit} vs ${b.beforeCommit}, C=${b.concurrency}`, `${b.after.stepsPerSec} vs ${b.before.stepsPerSec} steps/s (ratio ${b.ratio}, pairs ${b.pairRatios.join(", ")})`]);
+    rows.push([`  rounds after / before`, `${b.after.roundsStepsPerSec.join(", ")} / ${b.before.roundsStepsPerSec.join(", ")}`]);
+    rows.push([`  CPU ms per step sagad, after / before`, `${b.after.cpu.msPerStep.sagad} / ${b.before.cpu.msPerStep.sagad}`]);
+  }
   return rows;
 }
