@@ -352,6 +352,7 @@ export class Engine {
       observer: this.observer,
       circuits: this.circuits,
       isWorkerAction: this.isWorkerAction,
+      recordResult: (sagaId, input) => this.applyResult(sagaId, input, null),
       tasks: { committed: (saga, tasks) => this.tasks.committed(saga, tasks) },
       onStop: (id) => {
         if (this.drivers.get(id) === driver) this.drivers.delete(id);

@@ -34,6 +34,8 @@ export interface DriverDeps {
   circuits: CircuitBreakers;
   /** True for an action no executor in this process runs: its attempts are task rows for workers. */
   isWorkerAction(action: string): boolean;
+  /** The engine's one result path (Engine.applyResult), which local attempts report through too. */
+  recordResult(sagaId: string, input: SagaInput): Promise<unknown>;
   /** Told of every commit, with the tasks it opened (the dispatcher offers them at once). */
   tasks: TaskListener;
   /** Called once when the driver stops (saga resting, lease lost, or shutdown). */
@@ -327,7 +329,8 @@ export class SagaDriver {
     const recorded: Promise<void> = attempt.done
       .then(async (input) => {
         if (input === null || this.stopped) return;
-        await this.submit(input).catch((err: unknown) => this.onSubmitError(err));
+        // The one result path, as for a worker's report: here it finds this driver and queues behind it.
+        await this.deps.recordResult(this.state.id, input).catch((err: unknown) => this.onSubmitError(err));
       })
       .finally(() => {
         forget();

@@ -35,6 +35,7 @@ describe("buf curl against a running sagad, schema from reflection", () => {
       "grpc.reflection.v1alpha.ServerReflection",
       "saga.v1.DefinitionService",
       "saga.v1.SagaService",
+      "saga.v1.WorkerService",
     ]);
   });
 

@@ -38,7 +38,7 @@ describe("delivery", () => {
     const { saga } = await t.client().createSaga({ name: "ack", steps: [{ name: "a", action: "ack-late" }] });
     const first = await w.nextTask(1);
     expect(first).toMatchObject({ attempt: 1, delivery: 1 });
-    const second = await w.nextTask(2); // after the 400 ms ack timeout
+    const second = await w.nextTask(2); // after the 1 s ack timeout
     expect(second).toMatchObject({ attempt: 1, delivery: 2 });
     expect(second.token).not.toBe(first.token);
     expect(await w.ack(first)).toEqual([first.token]); // the old offer is gone
@@ -54,7 +54,7 @@ describe("delivery", () => {
     const { saga } = await t.client().createSaga({ name: "lost", steps: [{ name: "a", action: "lose-me" }] });
     const task = await lost.nextTask();
     await lost.ack(task);
-    await lost.close(); // and never heartbeat: the session dies after 3 × 200 ms
+    await lost.close(); // and never heartbeat: the session dies after 3 × 300 ms
     const rescuer = await worker(["lose-me"]);
     const again = await rescuer.nextTask();
     expect(again).toMatchObject({ attempt: 1, delivery: 2, idempotencyKey: task.idempotencyKey });

@@ -30,14 +30,14 @@ describe("sessions", () => {
   it("registering again with the same instance resumes the live session; an expired one is replaced", async () => {
     const w = t.workers();
     const first = await w.registerWorker({ instanceId: "w-resume", slots: 2, actions: [{ name: "resumable-x" }] });
-    expect(first.heartbeatInterval).toMatchObject(ms(200));
-    expect(first.sessionTtl).toMatchObject(ms(600));
+    expect(first.heartbeatInterval).toMatchObject(ms(300));
+    expect(first.sessionTtl).toMatchObject(ms(900));
     const again = await w.registerWorker({ instanceId: "w-resume", slots: 5, actions: [{ name: "resumable-x" }, { name: "resumable-y" }] });
     expect(again.sessionId).toBe(first.sessionId);
     const listed = (await w.listWorkers({ action: "resumable-y" })).workers;
     expect(listed).toHaveLength(1);
     expect(listed[0]).toMatchObject({ instanceId: "w-resume", slots: 5 });
-    await new Promise((r) => setTimeout(r, 800)); // no heartbeat: the session expires
+    await new Promise((r) => setTimeout(r, 1_200)); // no heartbeat: the session expires
     const gone = await expectCode(w.heartbeat({ sessionId: first.sessionId }), Code.NotFound);
     expect(gone.rawMessage).toMatch(/not found or expired; call RegisterWorker again/);
     expect(errorInfo(gone)?.metadata.session_id).toBe(first.sessionId);

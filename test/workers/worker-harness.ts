@@ -1,7 +1,7 @@
 import type { SubscribeResponse, Task, WorkerClient } from "../../src/client/index.js";
 
-/** Fast protocol timing for tests: sessions die in 600 ms, unacked offers return in 400 ms. */
-export const FAST_WORKERS = { heartbeatIntervalMs: 200, ackTimeoutMs: 400, keepaliveMs: 300, claimPollMs: 50, sweepMs: 50, maxRequeues: 2 };
+/** Fast protocol timing for tests, with room for a loaded CI machine: sessions die 900 ms after their last heartbeat (RawWorker beats every 100 ms), unacked offers return after 1 s. */
+export const FAST_WORKERS = { heartbeatIntervalMs: 300, ackTimeoutMs: 1_000, keepaliveMs: 300, claimPollMs: 50, sweepMs: 50, maxRequeues: 2 };
 
 /**
  * A hand-driven worker over the raw protocol: tests decide when to ack, heartbeat and report, so
