@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventType, SagaStatus, StepStatus, TaskState } from "../../src/client/index.js";
 import { eventsOfType, sagaHistory } from "../helpers/saga-history.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { FAST_WORKERS, RawWorker } from "./worker-harness.js";
+import { FAST_WORKERS, RawWorker, sagaUntil } from "./worker-harness.js";
 
 let t: TestServer;
 beforeAll(async () => {
@@ -20,15 +20,6 @@ async function worker(actions: string[], slots = 10): Promise<RawWorker> {
   return w;
 }
 
-async function sagaUntil(id: string, done: (s: Awaited<ReturnType<typeof get>>) => boolean, timeoutMs = 5_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const saga = await get(id);
-    if (done(saga)) return saga;
-    if (Date.now() > deadline) throw new Error(`saga ${id} did not get there: ${SagaStatus[saga.status]} ${JSON.stringify(saga.steps.map((s) => [s.name, StepStatus[s.status], TaskState[s.taskState]]))}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 const get = async (id: string) => (await t.client().getSaga({ id })).saga!;
 const events = (id: string) => sagaHistory(t.client(), id);
 
@@ -44,7 +35,7 @@ describe("delivery", () => {
     expect(await w.ack(first)).toEqual([first.token]); // the old offer is gone
     expect(await w.ack(second)).toEqual([]);
     await w.complete(second, { ok: true });
-    const done = await sagaUntil(saga!.id, (s) => s.status === SagaStatus.COMPLETED);
+    const done = await sagaUntil(t.client(), saga!.id, (s) => s.status === SagaStatus.COMPLETED);
     expect(done.steps[0]!.retryCount).toBe(1);
     await w.close();
   });
@@ -61,7 +52,7 @@ describe("delivery", () => {
     await rescuer.ack(again);
     expect((await get(saga!.id)).steps[0]).toMatchObject({ worker: rescuer.instanceId, taskRequeues: 1, taskState: TaskState.RUNNING });
     await rescuer.complete(again, { by: "rescuer" });
-    await sagaUntil(saga!.id, (s) => s.status === SagaStatus.COMPLETED);
+    await sagaUntil(t.client(), saga!.id, (s) => s.status === SagaStatus.COMPLETED);
     const recovered = eventsOfType(await events(saga!.id), EventType.STEP_RECOVERED);
     expect(recovered).toHaveLength(1);
     expect(recovered[0]!.message).toMatch(new RegExp(`worker ${lost.instanceId} stopped heartbeating \\(requeue 1 of at most 2\\)`));
@@ -78,9 +69,9 @@ describe("delivery", () => {
       expect(task.delivery).toBe(i);
       await w.ack(task);
       await w.close();
-      if (i < 3) await sagaUntil(saga!.id, (s) => s.steps[0]!.taskRequeues === i && s.steps[0]!.taskState === TaskState.QUEUED);
+      if (i < 3) await sagaUntil(t.client(), saga!.id, (s) => s.steps[0]!.taskRequeues === i && s.steps[0]!.taskState === TaskState.QUEUED);
     }
-    const failed = await sagaUntil(saga!.id, (s) => s.status === SagaStatus.FAILED);
+    const failed = await sagaUntil(t.client(), saga!.id, (s) => s.status === SagaStatus.FAILED);
     expect(failed.steps[0]).toMatchObject({ status: StepStatus.FAILED, errorKind: "WORKER_LOST", retryCount: 1 });
     expect(failed.steps[0]!.error).toMatch(/lost 3 times \(at most 2 requeues\)/);
   });
@@ -105,7 +96,7 @@ describe("delivery", () => {
     const d = await w.nextTask(4);
     await w.ack(d);
     await w.complete(d, {});
-    await sagaUntil(saga!.id, (s) => s.status === SagaStatus.COMPLETED);
+    await sagaUntil(t.client(), saga!.id, (s) => s.status === SagaStatus.COMPLETED);
     await w.close();
   });
 
@@ -128,7 +119,7 @@ describe("delivery", () => {
     expect(b.step).toBe("b");
     await next.ack(b);
     await next.complete(b, {});
-    await sagaUntil(saga!.id, (s) => s.status === SagaStatus.COMPLETED);
+    await sagaUntil(t.client(), saga!.id, (s) => s.status === SagaStatus.COMPLETED);
     const listed = (await t.workers().listWorkers({ action: "drained" })).workers;
     expect(listed.find((x) => x.instanceId === w.instanceId)?.draining).toBe(true);
     await w.close();

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SagaStatus, StepStatus } from "../../src/client/index.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { FAST_WORKERS, RawWorker } from "./worker-harness.js";
+import { FAST_WORKERS, RawWorker, sagaUntil } from "./worker-harness.js";
 
 let db: TestDatabase;
 let a: TestServer;
@@ -18,15 +18,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function until(t: TestServer, id: string, status: SagaStatus) {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const { saga } = await t.client().getSaga({ id });
-    if (saga!.status === status) return saga!;
-    if (Date.now() > deadline) throw new Error(`saga is ${SagaStatus[saga!.status]}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("workers and replicas", () => {
   it("a worker on replica A runs a saga driven by replica B, and its result sent to B applies", async () => {
@@ -41,7 +32,7 @@ describe("workers and replicas", () => {
     expect(y.step).toBe("y");
     await w.ack(y);
     await b.workers().completeTask({ token: y.token });
-    const done = await until(a, saga!.id, SagaStatus.COMPLETED);
+    const done = await sagaUntil(a.client(), saga!.id, SagaStatus.COMPLETED);
     expect(done.steps.map((s) => s.status)).toEqual([StepStatus.COMPLETED, StepStatus.COMPLETED]);
     const listed = (await b.workers().listWorkers({})).workers.find((x) => x.instanceId === "w-on-a");
     expect(listed).toMatchObject({ replicaId: "replica-a", slots: 10 });
@@ -63,7 +54,7 @@ describe("workers and replicas", () => {
     moved.running.add(task);
     moved.subscribe();
     await b.workers().completeTask({ token: task.token });
-    const done = await until(b, saga!.id, SagaStatus.COMPLETED);
+    const done = await sagaUntil(b.client(), saga!.id, SagaStatus.COMPLETED);
     expect(done.steps[0]!.retryCount).toBe(1);
     await moved.close();
   });

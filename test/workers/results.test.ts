@@ -5,7 +5,7 @@ import { EventType, SagaStatus, StepStatus, TaskPhase, TaskState } from "../../s
 import { eventsOfType, sagaHistory } from "../helpers/saga-history.js";
 import { errorInfo, expectCode, ms } from "../helpers/rpc.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { FAST_WORKERS, RawWorker, toValue } from "./worker-harness.js";
+import { FAST_WORKERS, RawWorker, sagaUntil, toValue } from "./worker-harness.js";
 
 let t: TestServer;
 beforeAll(async () => {
@@ -23,15 +23,6 @@ async function worker(actions: string[]): Promise<RawWorker> {
   return w;
 }
 const get = async (id: string) => (await t.client().getSaga({ id })).saga!;
-async function until(id: string, done: (s: Awaited<ReturnType<typeof get>>) => boolean, timeoutMs = 5_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const saga = await get(id);
-    if (done(saga)) return saga;
-    if (Date.now() > deadline) throw new Error(`saga is ${SagaStatus[saga.status]}: ${JSON.stringify(saga.steps.map((s) => [s.name, StepStatus[s.status], s.errorKind]))}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("results", () => {
   it("a retryable failure is retried after at least retry_after; a non-retryable one fails the step", async () => {
@@ -44,14 +35,14 @@ describe("results", () => {
     await w.ack(first);
     const failedAt = Date.now();
     await t.workers().failTask({ token: first.token, errorKind: "RATE_LIMITED", message: "slow down", retryable: true, retryAfter: ms(500) });
-    const scheduled = await until(saga!.id, (s) => s.steps[0]!.status === StepStatus.RETRY_SCHEDULED);
+    const scheduled = await sagaUntil(t.client(), saga!.id, (s) => s.steps[0]!.status === StepStatus.RETRY_SCHEDULED);
     expect(scheduled.steps[0]!.errorKind).toBe("RATE_LIMITED");
     expect(timestampMs(scheduled.steps[0]!.nextAttemptTime!) - failedAt).toBeGreaterThanOrEqual(450);
     const second = await w.nextTask(2);
     expect(second.attempt).toBe(2);
     await w.ack(second);
     await t.workers().failTask({ token: second.token, errorKind: "CARD_DECLINED", message: "declined", retryable: false });
-    const failed = await until(saga!.id, (s) => s.status === SagaStatus.FAILED);
+    const failed = await sagaUntil(t.client(), saga!.id, (s) => s.status === SagaStatus.FAILED);
     expect(failed.steps[0]).toMatchObject({ status: StepStatus.FAILED, errorKind: "CARD_DECLINED", error: "declined", retryCount: 2 });
     await w.close();
   });
@@ -63,7 +54,7 @@ describe("results", () => {
     await w.ack(task);
     const err = await expectCode(t.workers().completeTask({ token: task.token, output: toValue([1, 2]) }), Code.InvalidArgument);
     expect(err.rawMessage).toMatch(/output: the worker's output is not a JSON object \(got an array\).*recorded as failed/);
-    const failed = await until(saga!.id, (s) => s.status === SagaStatus.FAILED);
+    const failed = await sagaUntil(t.client(), saga!.id, (s) => s.status === SagaStatus.FAILED);
     expect(failed.steps[0]).toMatchObject({ errorKind: "OUTPUT_NOT_OBJECT", retryCount: 1 });
     await w.close();
   });
@@ -77,7 +68,7 @@ describe("results", () => {
     await w.ack(task);
     await t.client().cancelSaga({ id: saga!.id, reason: "test" });
     await t.workers().reportCancelled({ token: task.token, message: "stopped" });
-    await until(saga!.id, (s) => s.status === SagaStatus.CANCELLED);
+    await sagaUntil(t.client(), saga!.id, (s) => s.status === SagaStatus.CANCELLED);
     const stale = await expectCode(t.workers().failTask({ token: task.token, errorKind: "X", retryable: true }), Code.FailedPrecondition);
     expect(errorInfo(stale)?.reason).toBe("STALE_ATTEMPT");
     expect((await get(saga!.id)).steps[0]!.status).toBe(StepStatus.CANCELLED);
@@ -97,7 +88,7 @@ describe("results", () => {
       expect(answer.cancel.map((c) => c.token)).toEqual([task.token]);
     }
     expect((await t.workers().reportCancelled({ token: task.token })).alreadyRecorded).toBe(false);
-    const cancelled = await until(saga!.id, (s) => s.status === SagaStatus.CANCELLED);
+    const cancelled = await sagaUntil(t.client(), saga!.id, (s) => s.status === SagaStatus.CANCELLED);
     expect(cancelled.steps[0]).toMatchObject({ status: StepStatus.CANCELLED, errorKind: "CANCELLED" });
     expect((await w.heartbeat([task])).unknownTokens).toEqual([task.token]);
     expect((await t.workers().reportCancelled({ token: task.token })).alreadyRecorded).toBe(true);
@@ -120,7 +111,7 @@ describe("results", () => {
     expect((await get(saga!.id)).steps[0]!.taskState).toBe(TaskState.OFFERED);
     await w.ack(undo);
     await w.complete(undo, {});
-    const done = await until(saga!.id, (s) => s.status === SagaStatus.CANCELLED);
+    const done = await sagaUntil(t.client(), saga!.id, (s) => s.status === SagaStatus.CANCELLED);
     expect(done.steps[0]!.status).toBe(StepStatus.COMPENSATED);
     const history = await sagaHistory(t.client(), saga!.id);
     expect(eventsOfType(history, EventType.STEP_COMPLETED)).toHaveLength(1);
@@ -137,7 +128,7 @@ describe("results", () => {
     const task = await w.nextTask();
     expect(task.timeout).toMatchObject({ nanos: 300_000_000 });
     await w.ack(task); // heartbeats go on in the background
-    const failed = await until(saga!.id, (s) => s.status === SagaStatus.FAILED);
+    const failed = await sagaUntil(t.client(), saga!.id, (s) => s.status === SagaStatus.FAILED);
     expect(failed.steps[0]).toMatchObject({ errorKind: "TIMEOUT", error: "attempt 1 timed out after 300ms" });
     await w.waitFor(() => w.messages.find((m) => m.message.case === "cancel" && m.message.value.reason === "attempt timed out"));
     expect((await w.heartbeat([task])).cancel.map((c) => c.reason)).toEqual(["attempt timed out"]);
@@ -154,7 +145,7 @@ describe("results", () => {
     const task = await w.nextTask();
     await w.ack(task);
     w.running.delete(task); // the session stays alive, but this task is no longer listed
-    const failed = await until(saga!.id, (s) => s.status === SagaStatus.FAILED);
+    const failed = await sagaUntil(t.client(), saga!.id, (s) => s.status === SagaStatus.FAILED);
     expect(failed.steps[0]!.errorKind).toBe("HEARTBEAT_TIMEOUT");
     await w.close();
   });
@@ -165,7 +156,7 @@ describe("results", () => {
       steps: [{ name: "a", action: "nobody-serves-this", retryPolicy: { maxAttempts: 1, scheduleToStartTimeout: ms(300) } }],
     });
     expect((await get(saga!.id)).steps[0]!.taskState).toBe(TaskState.QUEUED);
-    const failed = await until(saga!.id, (s) => s.status === SagaStatus.FAILED);
+    const failed = await sagaUntil(t.client(), saga!.id, (s) => s.status === SagaStatus.FAILED);
     expect(failed.steps[0]!.errorKind).toBe("SCHEDULE_TO_START_TIMEOUT");
     expect(failed.steps[0]!.error).toMatch(/no worker started attempt 1 within 300ms/);
   });
@@ -185,7 +176,7 @@ describe("results", () => {
     expect(second.lastProgress).toEqual({ rows: 500 });
     await w.ack(second);
     await w.complete(second, {});
-    await until(saga!.id, (s) => s.status === SagaStatus.COMPLETED);
+    await sagaUntil(t.client(), saga!.id, (s) => s.status === SagaStatus.COMPLETED);
     await w.close();
   });
 });
@@ -196,9 +187,9 @@ describe("cancel before any worker", () => {
       name: "cancel-queued",
       steps: [{ name: "a", action: "nobody-runs-this" }, { name: "b", action: "noop", compensate: { action: "noop" } }],
     });
-    await until(saga!.id, (s) => s.steps[1]!.status === StepStatus.COMPLETED);
+    await sagaUntil(t.client(), saga!.id, (s) => s.steps[1]!.status === StepStatus.COMPLETED);
     await t.client().cancelSaga({ id: saga!.id, reason: "no worker came" });
-    const done = await until(saga!.id, (s) => s.status === SagaStatus.CANCELLED, 3_000);
+    const done = await sagaUntil(t.client(), saga!.id, (s) => s.status === SagaStatus.CANCELLED, 3_000);
     expect(done.steps[0]).toMatchObject({ status: StepStatus.CANCELLED, errorKind: "CANCELLED" });
     expect(done.steps[0]!.error).toMatch(/aborted: cancelled: no worker came \(before a worker started attempt 1\)/);
     expect(done.steps[1]!.status).toBe(StepStatus.COMPENSATED);

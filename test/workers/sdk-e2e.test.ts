@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SagaStatus, StepStatus } from "../../src/client/index.js";
 import { ActionError, createWorker, type TaskContext, type Worker } from "../../src/sdk/index.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { FAST_WORKERS } from "./worker-harness.js";
+import { FAST_WORKERS, sagaUntil } from "./worker-harness.js";
 
 let t: TestServer;
 let token: string;
@@ -14,15 +14,6 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function until(id: string, status: SagaStatus, timeoutMs = 8_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { saga } = await t.client().getSaga({ id });
-    if (saga!.status === status) return saga!;
-    if (Date.now() > deadline) throw new Error(`saga is ${SagaStatus[saga!.status]}: ${saga!.steps.map((s) => `${s.name}=${StepStatus[s.status]} ${s.error}`).join(", ")}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe("sagad/worker against a real sagad", () => {
   const workers: Worker[] = [];
@@ -67,7 +58,7 @@ describe("sagad/worker against a real sagad", () => {
           { name: "charge", action: `${prefix}-charge`, dependsOn: ["reserve"], retryPolicy: { maxAttempts: 3, initialInterval: { nanos: 10_000_000 } } },
         ],
       });
-      const done = await until(saga!.id, SagaStatus.COMPENSATED);
+      const done = await sagaUntil(t.client(), saga!.id, SagaStatus.COMPENSATED);
       expect(done.steps.map((s) => StepStatus[s.status])).toEqual(["COMPENSATED", "FAILED"]);
       expect(done.steps[1]).toMatchObject({ errorKind: "DECLINED", retryCount: 2 });
       expect(seen.map((c) => `${c.step}:${c.phase}:${c.attempt}`)).toEqual(["reserve:action:1", "charge:action:1", "charge:action:2", "reserve:compensate:1"]);
@@ -95,7 +86,7 @@ describe("sagad/worker against a real sagad", () => {
     const { saga } = await t.client().createSaga({ name: "sdk-cancel", steps: [{ name: "w", action: "sdk-wait-forever" }] });
     await running;
     await t.client().cancelSaga({ id: saga!.id, reason: "operator" });
-    const done = await until(saga!.id, SagaStatus.CANCELLED);
+    const done = await sagaUntil(t.client(), saga!.id, SagaStatus.CANCELLED);
     expect(done.steps[0]).toMatchObject({ status: StepStatus.CANCELLED, errorKind: "CANCELLED" });
   });
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FailurePolicy, SagaStatus, StepStatus } from "../../src/client/index.js";
 import type { CreateSagaInit, StepSpecInit } from "../helpers/rpc.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
+import { sagaUntil } from "./worker-harness.js";
 
 let t: TestServer;
 let worker: ChildProcess | undefined;
@@ -28,15 +29,6 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function rest(id: string) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const { saga } = await t.client().getSaga({ id });
-    if ([SagaStatus.COMPLETED, SagaStatus.FAILED, SagaStatus.COMPENSATED].includes(saga!.status)) return saga!;
-    if (Date.now() > deadline) throw new Error(`saga is ${SagaStatus[saga!.status]}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const checkout = (amount: string, extra: StepSpecInit[] = []): CreateSagaInit => ({
   name: "checkout",
@@ -59,7 +51,7 @@ const checkout = (amount: string, extra: StepSpecInit[] = []): CreateSagaInit =>
 describe("examples/ts-worker", () => {
   it("charges a card for a checkout, and the saga completes", async () => {
     const { saga } = await t.client().createSaga(checkout("42"));
-    const done = await rest(saga!.id);
+    const done = await sagaUntil(t.client(), saga!.id, (s) => [SagaStatus.COMPLETED, SagaStatus.FAILED, SagaStatus.COMPENSATED].includes(s.status));
     expect(done.status).toBe(SagaStatus.COMPLETED);
     expect(done.outputs.charge).toMatchObject({ amount: 42 });
     expect(String(done.outputs.charge!.chargeId)).toMatch(/^ch_/);
@@ -67,7 +59,7 @@ describe("examples/ts-worker", () => {
 
   it("a declined card fails its step for good, and the earlier charge is refunded", async () => {
     const { saga } = await t.client().createSaga(checkout("42", [{ name: "upsell", action: "charge-card", dependsOn: ["charge"], config: { amount: "5000" } }]));
-    const done = await rest(saga!.id);
+    const done = await sagaUntil(t.client(), saga!.id, (s) => [SagaStatus.COMPLETED, SagaStatus.FAILED, SagaStatus.COMPENSATED].includes(s.status));
     expect(done.status).toBe(SagaStatus.COMPENSATED);
     const byName = Object.fromEntries(done.steps.map((s) => [s.name, s]));
     expect(byName.upsell).toMatchObject({ status: StepStatus.FAILED, errorKind: "CARD_DECLINED", error: "card declined" });

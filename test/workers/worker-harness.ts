@@ -1,4 +1,4 @@
-import type { SubscribeResponse, Task, WorkerClient } from "../../src/client/index.js";
+import { SagaStatus, StepStatus, TaskState, type Saga, type SagaClient, type SubscribeResponse, type Task, type WorkerClient } from "../../src/client/index.js";
 
 /** Fast protocol timing for tests, with room for a loaded CI machine: sessions die 900 ms after their last heartbeat (RawWorker beats every 100 ms), unacked offers return after 1 s. */
 export const FAST_WORKERS = { heartbeatIntervalMs: 300, ackTimeoutMs: 1_000, keepaliveMs: 300, claimPollMs: 50, sweepMs: 50, maxRequeues: 2 };
@@ -107,4 +107,22 @@ export function toValue(v: unknown): never {
   if (typeof v === "boolean") return { kind: { case: "boolValue", value: v } } as never;
   if (Array.isArray(v)) return { kind: { case: "listValue", value: { values: v.map(toValue) } } } as never;
   return { kind: { case: "structValue", value: { fields: Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, toValue(x)])) } } } as never;
+}
+
+/**
+ * Polls GetSaga until `done` holds (a status, or any predicate) and returns the saga; a timeout
+ * fails with where the saga and its steps are, so a stuck test says why.
+ */
+export async function sagaUntil(client: SagaClient, id: string, done: SagaStatus | ((saga: Saga) => boolean), timeoutMs = 8_000): Promise<Saga> {
+  const holds = typeof done === "function" ? done : (s: Saga) => s.status === done;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { saga } = await client.getSaga({ id });
+    if (holds(saga!)) return saga!;
+    if (Date.now() > deadline) {
+      const steps = saga!.steps.map((s) => `${s.name}=${StepStatus[s.status]}${s.taskState ? `/${TaskState[s.taskState]}` : ""}${s.errorKind ? ` ${s.errorKind}` : ""}`);
+      throw new Error(`saga ${id} is ${SagaStatus[saga!.status]} (${steps.join(", ")}) after ${timeoutMs}ms`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

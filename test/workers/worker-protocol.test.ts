@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SagaStatus, StepStatus, TaskPhase, TaskState } from "../../src/client/index.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { expectCode } from "../helpers/rpc.js";
-import { FAST_WORKERS, RawWorker } from "./worker-harness.js";
+import { FAST_WORKERS, RawWorker, sagaUntil } from "./worker-harness.js";
 
 let t: TestServer;
 beforeAll(async () => {
@@ -13,15 +13,6 @@ afterAll(async () => {
   await t?.close();
 });
 
-async function waitForStatus(id: string, status: SagaStatus, timeoutMs = 5_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { saga } = await t.client().getSaga({ id });
-    if (saga!.status === status) return saga!;
-    if (Date.now() > deadline) throw new Error(`saga ${id} is ${SagaStatus[saga!.status]}, not ${SagaStatus[status]}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("a worker step", () => {
   it("is offered on the stream, acknowledged, completed, and its output recorded", async () => {
@@ -46,7 +37,7 @@ describe("a worker step", () => {
     expect((await t.client().getSaga({ id: saga!.id })).saga!.steps[0]!.taskState).toBe(TaskState.RUNNING);
 
     expect((await worker.complete(task, { chargeId: "ch_1" })).alreadyRecorded).toBe(false);
-    const done = await waitForStatus(saga!.id, SagaStatus.COMPLETED);
+    const done = await sagaUntil(t.client(), saga!.id, SagaStatus.COMPLETED);
     expect(done.steps[0]!.output).toEqual({ chargeId: "ch_1" });
     expect(done.steps[0]!.taskState).toBe(TaskState.UNSPECIFIED);
 
