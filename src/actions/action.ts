@@ -50,7 +50,7 @@ export class ActionError extends Error {
   override readonly name = "ActionError";
   readonly kind: string;
   readonly retryable: boolean;
-  /** The least wait before the next attempt (e.g. a rate limit's Retry-After); remote workers send it. */
+  /** The least wait before the next attempt (e.g. a rate limit's Retry-After), for embedded actions and workers alike. */
   readonly retryAfterMs: number | undefined;
 
   constructor(
@@ -79,6 +79,7 @@ export interface ActionFailure {
   message: string;
   kind: string;
   retryable: boolean;
+  retryAfterMs?: number;
 }
 
 /**
@@ -87,7 +88,7 @@ export interface ActionFailure {
  */
 export function toActionFailure(err: unknown, signal?: AbortSignal): ActionFailure {
   if (err instanceof ActionError) {
-    return { message: err.message, kind: err.kind, retryable: err.retryable };
+    return { message: err.message, kind: err.kind, retryable: err.retryable, ...(err.retryAfterMs ? { retryAfterMs: err.retryAfterMs } : {}) };
   }
   const isError = err instanceof Error;
   const isAbort = isError && (err.name === "AbortError" || err.name === "TimeoutError");

@@ -79,10 +79,12 @@ export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, 
     cancelTimeout();
     settle(input);
   };
-  const failure = (error: string, errorKind: string, retryable: boolean): SagaInput =>
-    phase === "action"
-      ? { type: "stepFailed", step: step.name, attempt, error, errorKind, retryable }
-      : { type: "compensationFailed", step: step.name, attempt, error, errorKind, retryable };
+  const failure = (error: string, errorKind: string, retryable: boolean, retryAfterMs?: number): SagaInput => {
+    const after = retryAfterMs ? { retryAfterMs } : {};
+    return phase === "action"
+      ? { type: "stepFailed", step: step.name, attempt, error, errorKind, retryable, ...after }
+      : { type: "compensationFailed", step: step.name, attempt, error, errorKind, retryable, ...after };
+  };
 
   const abort = (cause: AbortCause) => {
     if (settled) return;
@@ -122,7 +124,7 @@ export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, 
       const f = toActionFailure(err, controller.signal);
       const cause = controller.signal.reason instanceof AttemptAbort ? controller.signal.reason.reason : null;
       outcome = cause === "TIMEOUT" ? "timed_out" : cause === null ? "failed" : "cancelled";
-      const input = failure(f.message, f.kind, f.retryable);
+      const input = failure(f.message, f.kind, f.retryable, f.retryAfterMs);
       // What counts against the target: it failed (retryably) or did not answer in time.
       if (cause === "TIMEOUT") return { verdict: "failure", error: f.message, input };
       if (cause !== null) return { verdict: "neutral", input };
