@@ -92,6 +92,33 @@ console.log(JSON.stringify({ id, status: SagaStatus[saga.status], completed, ste
 `,
     );
     await writeFile(
+      path.join(consumerDir, "worker-consumer.ts"),
+      `import { createSagaClient, SagaStatus } from "sagad/client";
+import { ActionError, createWorker } from "sagad/worker";
+
+const url = ${JSON.stringify(server.server.url)};
+const worker = createWorker({
+  url,
+  token: ${JSON.stringify(server.adminToken)},
+  actions: {
+    "packaged-greet": async (ctx) => {
+      if (typeof ctx.config.who !== "string") throw new ActionError("who is missing", { kind: "BAD_INPUT", retryable: false });
+      return { greeting: "hello " + ctx.config.who };
+    },
+  },
+});
+await worker.start();
+const client = createSagaClient(url, { token: ${JSON.stringify(server.adminToken)} });
+const created = await client.createSaga({ name: "packaged-worker", steps: [{ name: "greet", action: "packaged-greet", config: { who: "package" } }] });
+for await (const _ of client.watchSaga({ id: created.saga!.id }, { signal: AbortSignal.timeout(15_000) })) {
+  // drain
+}
+const saga = (await client.getSaga({ id: created.saga!.id })).saga!;
+await worker.stop();
+console.log(JSON.stringify({ status: SagaStatus[saga.status], output: saga.steps[0]!.output }));
+`,
+    );
+    await writeFile(
       path.join(consumerDir, "wrong.ts"),
       `import { createSagaClient } from "sagad/client";
 
@@ -119,6 +146,18 @@ await client.createSaga({ nam: "x" });
     const result = await typeCheck("wrong.ts");
     expect(result.code).not.toBe(0);
     expect(result.stdout).toMatch(/wrong\.ts\(4,\d+\): error TS\d+: .*'nam'/);
+  }, 90_000);
+
+  it("type-checks, compiles and runs a worker built on sagad/worker against a live server", async () => {
+    const checked = await typeCheck("worker-consumer.ts");
+    expect(checked.code, `tsc:\n${checked.stdout}\n${checked.stderr}`).toBe(0);
+    expect(checked.stdout).toContain(path.join("node_modules", "sagad", "dist", "src", "sdk", "index.d.ts"));
+    await writeFile(path.join(consumerDir, "tsconfig.worker.json"), JSON.stringify(tsconfig(["worker-consumer.ts"], true), null, 2));
+    const build = await runCommand(TSC, ["-p", "tsconfig.worker.json"], { cwd: consumerDir, timeoutMs: 60_000 });
+    expect(build.code, `tsc:\n${build.stdout}\n${build.stderr}`).toBe(0);
+    const run = await runCommand(process.execPath, [path.join("out", "worker-consumer.js")], { cwd: consumerDir, timeoutMs: 30_000 });
+    expect(run.code, `worker consumer:\n${run.stdout}\n${run.stderr}`).toBe(0);
+    expect(JSON.parse(run.stdout.trim().split("\n").pop()!)).toEqual({ status: "COMPLETED", output: { greeting: "hello package" } });
   }, 90_000);
 
   it("compiles and runs the consumer against a live server", async () => {
