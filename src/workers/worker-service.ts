@@ -80,6 +80,18 @@ export function createWorkerService(deps: WorkerServiceDeps): ServiceImpl<typeof
     return outcome;
   };
 
+  /**
+   * A stream ended: the session no longer streams here. A drained session with nothing left in
+   * flight is over (the worker stopped gracefully), so it ends now instead of at its TTL.
+   */
+  const endIfDrained = async (id: string): Promise<void> => {
+    await sessions.detach(id, deps.replicaId);
+    const row = await sessions.live(id, clock.now());
+    if (!row?.draining || (await tasks.heldBy([id])).length > 0) return;
+    const ended = await sessions.end(id);
+    if (ended) logger.info({ session_id: id, instance_id: ended.instanceId, why: "drained" }, "worker session ended");
+  };
+
   return {
     async registerWorker(req) {
       const valid = validateRegistration(req);
@@ -122,7 +134,7 @@ export function createWorkerService(deps: WorkerServiceDeps): ServiceImpl<typeof
         deps.shutdownSignal.removeEventListener("abort", onShutdown);
         session.detach(queue);
         dispatcher.forgetIfIdle(session);
-        if (!session.attached) await sessions.detach(session.id, deps.replicaId).catch(() => undefined);
+        if (!session.attached) await endIfDrained(session.id).catch((err: unknown) => logger.warn({ err, session_id: session.id }, "could not detach a worker session"));
       }
     },
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventType, SagaStatus, TaskState } from "../../src/client/index.js";
 import { eventsOfType } from "../helpers/saga-history.js";
 import { errorInfo, expectCode, ms } from "../helpers/rpc.js";
+import { captureLogs } from "../helpers/log-capture.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { FAST_WORKERS, RawWorker } from "./worker-harness.js";
 
@@ -98,5 +99,31 @@ describe("sessions", () => {
     const quiet = await t.client().createSaga({ name: "served", steps: [{ name: "a", action: "served-action" }] });
     expect(quiet.warnings).toEqual([]);
     await served.close();
+  });
+});
+
+describe("session log lines", () => {
+  it("one line when a session starts, one when it ends: drained, or heartbeats stopped", async () => {
+    const { logger, lines } = captureLogs("info");
+    const logged = await startTestServer({ workers: FAST_WORKERS, logger });
+    try {
+      const drained = new RawWorker(logged.workers(), "w-log-drained", ["log-a"]);
+      await drained.register();
+      drained.subscribe();
+      await logged.workers().drain({ sessionId: drained.sessionId });
+      await drained.close();
+      const silent = new RawWorker(logged.workers(), "w-log-silent", ["log-a"]);
+      await silent.register();
+      silent.stopHeartbeats();
+      const deadline = Date.now() + 5_000;
+      while (lines.filter((l) => l.msg === "worker session ended").length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const about = (who: string) =>
+        lines.filter((l) => l.instance_id === who && l.msg.startsWith("worker session ")).map((l) => `${l.msg}${l.why ? ` (${String(l.why)})` : ""}`);
+      expect(about("w-log-drained")).toEqual(["worker session started", "worker session draining", "worker session ended (drained)"]);
+      expect(about("w-log-silent")).toEqual(["worker session started", "worker session ended (heartbeats stopped)"]);
+      await silent.close();
+    } finally {
+      await logged.close();
+    }
   });
 });
