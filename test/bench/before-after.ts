@@ -45,6 +45,8 @@ export interface BeforeAfterOptions {
   batchEvents: boolean;
   fromSource: boolean;
   nodeArgs: string[];
+  /** This tree's compiled entry (the bench's own build); the older tree runs its `dist/`. */
+  afterEntry: string | undefined;
 }
 
 type Tree = "before" | "after";
@@ -63,13 +65,9 @@ export async function beforeAfterScenario(afterDir: string, baselineTps: number 
     for (const tree of ["before", "after"] as const) {
       const db = await openBenchDatabase(`sagad_bench_${tree}`);
       dbs.push(db);
-      const token = await treeToken(dirs[tree], db.url, options.fromSource);
-      replicas[tree] = await startSagad({
-        env: replicaEnv(db.url, `bench-${tree}`),
-        cwd: dirs[tree],
-        nodeArgs: options.nodeArgs,
-        compiledEntry: options.fromSource ? undefined : COMPILED_ENTRY,
-      });
+      const entry = options.fromSource ? undefined : tree === "after" && options.afterEntry ? options.afterEntry : COMPILED_ENTRY;
+      const token = await treeToken(dirs[tree], db.url, entry);
+      replicas[tree] = await startSagad({ env: replicaEnv(db.url, `bench-${tree}`), cwd: dirs[tree], nodeArgs: options.nodeArgs, compiledEntry: entry });
       clients[tree] = createSagaClient(replicas[tree].url, { protocol: "grpc", headers: { authorization: `Bearer ${token}` } });
       await driveSagas(clients[tree], { count: 200, steps: options.steps, concurrency: options.concurrency, shape: "sequential", label: `ba-warmup-${tree}`, batchEvents: options.batchEvents });
     }
@@ -117,8 +115,8 @@ export async function beforeAfterScenario(afterDir: string, baselineTps: number 
 }
 
 /** An admin token made by that tree's own CLI, which also migrates the fresh database to its schema. */
-async function treeToken(dir: string, databaseUrl: string, fromSource: boolean): Promise<string> {
-  const entry = fromSource ? ["--import", "tsx", "src/main.ts"] : [COMPILED_ENTRY];
+async function treeToken(dir: string, databaseUrl: string, compiledEntry: string | undefined): Promise<string> {
+  const entry = compiledEntry ? [compiledEntry] : ["--import", "tsx", "src/main.ts"];
   const { stdout } = await run(process.execPath, [...entry, "token", "create", "--scope", "admin", "--name", `bench-${Date.now()}`], {
     cwd: dir,
     env: { ...process.env, DATABASE_URL: databaseUrl },

@@ -274,7 +274,7 @@ async function runAll(
 
   const beforeAfter =
     on("before-after") && options.beforeDir
-      ? await beforeAfterScenario(PROJECT_ROOT, baseline?.pgbenchSingleRowUpdateTps ?? null, { ...options, beforeDir: options.beforeDir, batchEvents: !options.oneByOne, nodeArgs: profile }, log)
+      ? await beforeAfterScenario(PROJECT_ROOT, baseline?.pgbenchSingleRowUpdateTps ?? null, { ...options, beforeDir: options.beforeDir, batchEvents: !options.oneByOne, nodeArgs: profile, afterEntry: entry }, log)
       : null;
 
   return {
