@@ -24,11 +24,17 @@ export interface TransitionRow {
   now: string | null;
   steps: Record<string, unknown>[];
   events: Record<string, unknown>[];
-  /** Task rows (see taskWrites): opened, closed, and the reason every open one is asked to stop. */
-  tasks_open: Record<string, unknown>[];
-  tasks_close: Record<string, unknown>[];
-  task_cancel: string | null;
+  /**
+   * Task rows (see taskWrites): opened, closed, and the reason every open one is asked to stop.
+   * Absent when the transition writes none: a batch of such rows runs the statement without the
+   * task parts, so the in-process path pays nothing for workers.
+   */
+  tasks_open?: Record<string, unknown>[];
+  tasks_close?: Record<string, unknown>[];
+  task_cancel?: string | null;
 }
+
+const hasTaskWrites = (row: TransitionRow) => row.tasks_open !== undefined;
 
 export interface CommitResult {
   /** False when the saga moved on (sequence) or the lease was lost: reload before retrying. */
@@ -42,12 +48,11 @@ export interface CommitResult {
  * row is fenced on its own sequence (and lease), and only the sagas whose fence held get their
  * step rows, events and notification.
  */
-const COMMIT_TRANSITIONS = `
+const commitTransitionsSql = (withTasks: boolean) => `
 WITH i AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, expected bigint, status text, retry_count int, error text,
     current_step text, cancel_requested boolean, sequence bigint, updated_at timestamptz, completed_at timestamptz,
-    mode text, me text, until timestamptz, now timestamptz, steps jsonb, events jsonb, tasks_open jsonb,
-    tasks_close jsonb, task_cancel text)
+    mode text, me text, until timestamptz, now timestamptz, steps jsonb, events jsonb${withTasks ? ", tasks_open jsonb, tasks_close jsonb, task_cancel text" : ""})
 ), s AS (
   UPDATE sagas t SET status = i.status, retry_count = i.retry_count, error = i.error, current_step = i.current_step,
     cancel_requested = i.cancel_requested, sequence = i.sequence, updated_at = i.updated_at, completed_at = i.completed_at,
@@ -77,25 +82,31 @@ WITH i AS (
   INSERT INTO saga_events (saga_id, sequence, type, at, body)
   SELECT s.id, x.sequence, x.type, x.at, x.body
   FROM s JOIN i ON i.id = s.id CROSS JOIN LATERAL jsonb_to_recordset(i.events) AS x(${EVENT_RECORD})
-), tko AS (
+)${withTasks ? TASK_PARTS : ""}
+SELECT s.id, s.lease_owner, pg_notify('${EVENTS_CHANNEL}', s.id::text || ':' || s.sequence::text) AS notified FROM s`;
+
+/** The task rows of a batch that has some: opened, closed, and cancel requests. */
+const TASK_PARTS = `, tko AS (
   ${insertTasksSql("i", "s")}
 ), tkc AS (
   UPDATE saga_tasks t SET state = 'done', result = x.result, result_digest = x.digest, finished_at = i.updated_at
-  FROM s JOIN i ON i.id = s.id CROSS JOIN LATERAL jsonb_to_recordset(i.tasks_close) AS x(${TASK_CLOSE_RECORD})
+  FROM s JOIN i ON i.id = s.id CROSS JOIN LATERAL jsonb_to_recordset(coalesce(i.tasks_close, '[]')) AS x(${TASK_CLOSE_RECORD})
   WHERE t.saga_id = s.id AND t.step_idx = x.step_idx AND t.phase = x.phase AND t.attempt = x.attempt
 ), tkx AS (
   -- A cancel changes no step, so no task this statement closes is among these rows.
   UPDATE saga_tasks t SET cancel_reason = i.task_cancel
   FROM s JOIN i ON i.id = s.id
   WHERE i.task_cancel IS NOT NULL AND t.saga_id = s.id AND t.state <> 'done'
-)
-SELECT s.id, s.lease_owner, pg_notify('${EVENTS_CHANNEL}', s.id::text || ':' || s.sequence::text) AS notified FROM s`;
+)`;
+const COMMIT_TRANSITIONS = commitTransitionsSql(false);
+const COMMIT_TRANSITIONS_WITH_TASKS = commitTransitionsSql(true);
 
 /** Writes transitions of different sagas in one statement; the result of each written one, by id. */
 export async function commitTransitions(pool: pg.Pool, rows: readonly TransitionRow[]): Promise<Map<string, CommitResult>> {
+  const withTasks = rows.some(hasTaskWrites);
   const result = await pool.query({
-    name: "sagad_commit_transitions",
-    text: COMMIT_TRANSITIONS,
+    name: withTasks ? "sagad_commit_transitions_tasks" : "sagad_commit_transitions",
+    text: withTasks ? COMMIT_TRANSITIONS_WITH_TASKS : COMMIT_TRANSITIONS,
     values: [JSON.stringify(rows)],
   });
   return new Map(

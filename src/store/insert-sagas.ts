@@ -19,8 +19,8 @@ export type SagaInsertRow = Omit<SagaRow, "sequence" | "created_at" | "updated_a
    */
   definition_state: string | null;
   definition_latest: boolean | null;
-  /** Tasks of worker actions among the first steps (see taskWrites). */
-  tasks_open: Record<string, unknown>[];
+  /** Tasks of worker actions among the first steps (see taskWrites); absent when there are none. */
+  tasks_open?: Record<string, unknown>[];
 };
 
 /**
@@ -38,13 +38,13 @@ export type InsertOutcome = "created" | "exists" | "definition-changed";
  * trip of its own, so a replica may cache versions' states and still never start a saga on a
  * version disabled or superseded elsewhere.
  */
-const INSERT_SAGAS = `
+const insertSagasSql = (withTasks: boolean) => `
 WITH i AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, name text, status text, failure_policy text, vars jsonb,
     labels jsonb, definition text, definition_name text, definition_version int, request_id text, request_hash text, max_retries int, retry_count int, error text,
     current_step text, cancel_requested boolean, sequence bigint, lease_owner text, lease_expires_at timestamptz,
     created_at timestamptz, updated_at timestamptz, completed_at timestamptz, steps jsonb, events jsonb,
-    definition_state text, definition_latest boolean, tasks_open jsonb)
+    definition_state text, definition_latest boolean${withTasks ? ", tasks_open jsonb" : ""})
 ), c AS (
   SELECT i.id, i.definition_name IS NULL OR i.definition_state IS NULL OR coalesce(d.state = i.definition_state AND d.state <> 'DISABLED'
       AND NOT (coalesce(i.definition_latest, false)
@@ -73,16 +73,24 @@ WITH i AS (
   INSERT INTO saga_events (saga_id, sequence, type, at, body)
   SELECT s.id, x.sequence, x.type, x.at, x.body
   FROM s JOIN i ON i.id = s.id CROSS JOIN LATERAL jsonb_to_recordset(i.events) AS x(${EVENT_RECORD})
-), tko AS (
+)${withTasks ? `, tko AS (
   ${insertTasksSql("i", "s")}
-)
+)` : ""}
 SELECT c.id, s.id IS NOT NULL AS created, c.definition_ok,
   CASE WHEN s.id IS NOT NULL THEN pg_notify('${EVENTS_CHANNEL}', s.id::text || ':' || s.sequence::text)::text END AS notified
 FROM c LEFT JOIN s ON s.id = c.id`;
+/** Batches with no worker task among their first steps run without the task insert. */
+const INSERT_SAGAS = insertSagasSql(false);
+const INSERT_SAGAS_WITH_TASKS = insertSagasSql(true);
 
 /** Inserts new sagas in one statement; what became of each, by id. */
 export async function insertSagas(pool: pg.Pool, rows: readonly SagaInsertRow[]): Promise<Map<string, InsertOutcome>> {
-  const result = await pool.query({ name: "sagad_insert_sagas", text: INSERT_SAGAS, values: [JSON.stringify(rows)] });
+  const withTasks = rows.some((r) => r.tasks_open !== undefined);
+  const result = await pool.query({
+    name: withTasks ? "sagad_insert_sagas_tasks" : "sagad_insert_sagas",
+    text: withTasks ? INSERT_SAGAS_WITH_TASKS : INSERT_SAGAS,
+    values: [JSON.stringify(rows)],
+  });
   return new Map(
     (result.rows as { id: string; created: boolean; definition_ok: boolean }[]).map((r) => [
       r.id.toLowerCase(),

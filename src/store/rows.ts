@@ -171,7 +171,7 @@ export function insertTasksSql(source: string, written: string): string {
   return `INSERT INTO saga_tasks (saga_id, step_idx, phase, attempt, step, action, state, timeout_ms, heartbeat_ms, schedule_ms, queued_at)
   SELECT ${written}.id, x.step_idx, x.phase, x.attempt, x.step, x.action, 'queued', x.timeout_ms, x.heartbeat_ms, x.schedule_ms, ${source}.updated_at
   FROM ${written} JOIN ${source} ON ${source}.id = ${written}.id
-  CROSS JOIN LATERAL jsonb_to_recordset(${source}.tasks_open) AS x(${TASK_OPEN_RECORD})
+  CROSS JOIN LATERAL jsonb_to_recordset(coalesce(${source}.tasks_open, '[]')) AS x(${TASK_OPEN_RECORD})
   ON CONFLICT (saga_id, step_idx, phase, attempt) DO UPDATE SET action = EXCLUDED.action, state = 'queued',
     session_id = NULL, worker = NULL, requeues = 0, cancel_reason = NULL, timeout_ms = EXCLUDED.timeout_ms,
     heartbeat_ms = EXCLUDED.heartbeat_ms, schedule_ms = EXCLUDED.schedule_ms, queued_at = EXCLUDED.queued_at,

@@ -89,7 +89,7 @@ export class SagaStore {
       events: events.map(eventRowJson),
       definition_state: guard?.state ?? null,
       definition_latest: guard?.latest ?? null,
-      tasks_open: tasks.open.map(taskOpenJson),
+      ...(tasks.open.length === 0 ? {} : { tasks_open: tasks.open.map(taskOpenJson) }),
     });
   }
 
@@ -130,9 +130,9 @@ export class SagaStore {
         return stepRowJson(step, i, before.steps[i]!.config !== step.config);
       }),
       events: events.map(eventRowJson),
-      tasks_open: tasks.open.map(taskOpenJson),
-      tasks_close: tasks.close.map(taskCloseJson),
-      task_cancel: tasks.cancel,
+      ...(tasks === NO_TASK_WRITES
+        ? {}
+        : { tasks_open: tasks.open.map(taskOpenJson), tasks_close: tasks.close.map(taskCloseJson), task_cancel: tasks.cancel }),
     });
   }
 

@@ -23,9 +23,6 @@ function noSuchSaga(): TransitionRow {
     now: null,
     steps: [],
     events: [],
-    tasks_open: [],
-    tasks_close: [],
-    task_cancel: null,
   };
 }
 
