@@ -18,6 +18,18 @@ export interface TaskOpen extends TaskKey {
   timeoutMs: number;
   heartbeatMs: number;
   scheduleMs: number;
+  /**
+   * Set by the dispatcher before the commit when a worker on this replica has a free slot: the
+   * task is then written already offered to it (delivery 1), so no second statement stands
+   * between the step becoming ready and the worker having it.
+   */
+  offer?: TaskOffer;
+}
+
+export interface TaskOffer {
+  sessionId: string;
+  worker: string;
+  ackDeadline: number;
 }
 
 export interface TaskClose extends TaskKey {

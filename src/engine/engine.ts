@@ -17,7 +17,7 @@ import { SagaDriver } from "./saga-driver.js";
 import { requestHash, sagaIdFor } from "./saga-identity.js";
 import { ConcurrencyLimiter } from "./concurrency-limiter.js";
 import { LeaseKeeper } from "./lease-keeper.js";
-import { NO_TASK_LISTENER, type TaskListener } from "./task-listener.js";
+import { commitAssigned, NO_TASK_LISTENER, type TaskListener } from "./task-listener.js";
 
 
 export interface EngineOptions {
@@ -116,8 +116,13 @@ export class Engine {
     const decision = decide(state, { type: "advance" }, this.env(actor, tokenName));
     const events = [created, ...decision.events];
     const lease = { owner: this.opts.replicaId, until: now + this.opts.leaseTtlMs };
-    const tasks = taskWrites(state, decision.state, decision.changedSteps, this.isWorkerAction);
-    const outcome = await this.opts.store.insertSaga(decision.state, events, hash, lease, draft.definitionGuard ?? null, tasks);
+    const { result: outcome, tasks } = await commitAssigned(
+      this.tasks,
+      id,
+      taskWrites(state, decision.state, decision.changedSteps, this.isWorkerAction),
+      (assigned) => this.opts.store.insertSaga(decision.state, events, hash, lease, draft.definitionGuard ?? null, assigned),
+      (result) => result === "created",
+    );
     if (outcome === "definition-changed") throw new DefinitionChangedError(draft.definitionRef!.name, draft.definitionRef!.version);
     if (outcome === "exists") return this.existingForRequest(id, hash!);
     this.observer.committed(decision.state, events);
@@ -192,9 +197,14 @@ export class Engine {
       if (decision.events.length === 0) return { state: loaded.state, applied: false };
       const needsDriving = !RESTING_SAGA_STATUSES.has(decision.state.status);
       const now = this.opts.clock.now();
-      const tasks = taskWrites(loaded.state, decision.state, decision.changedSteps, this.isWorkerAction, recorded);
       const lease = { kind: "operator", replica: this.opts.replicaId, now, until: now + this.opts.leaseTtlMs, resting: !needsDriving } as const;
-      const result = await this.opts.store.commit(loaded.state, decision.state, decision.changedSteps, decision.events, lease, tasks);
+      const { result, tasks } = await commitAssigned(
+        this.tasks,
+        id,
+        taskWrites(loaded.state, decision.state, decision.changedSteps, this.isWorkerAction, recorded),
+        (assigned) => this.opts.store.commit(loaded.state, decision.state, decision.changedSteps, decision.events, lease, assigned),
+        (r) => r.ok,
+      );
       if (!result.ok) continue;
       this.observer.committed(decision.state, decision.events);
       this.opts.bus.publish(id, decision.state.sequence, decision.events);
@@ -353,7 +363,11 @@ export class Engine {
       circuits: this.circuits,
       isWorkerAction: this.isWorkerAction,
       recordResult: (sagaId, input) => this.applyResult(sagaId, input, null),
-      tasks: { committed: (saga, tasks) => this.tasks.committed(saga, tasks) },
+      tasks: {
+        assign: (sagaId, tasks) => this.tasks.assign(sagaId, tasks),
+        committed: (saga, tasks) => this.tasks.committed(saga, tasks),
+        abandoned: (sagaId, tasks) => this.tasks.abandoned(sagaId, tasks),
+      },
       onStop: (id) => {
         if (this.drivers.get(id) === driver) this.drivers.delete(id);
       },

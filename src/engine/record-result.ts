@@ -15,6 +15,8 @@ export type WorkerReport =
 export interface ReportOutcome {
   /** The same report had been recorded before (a retried call). */
   alreadyRecorded: boolean;
+  /** The task as it was found, before the report. */
+  task: TaskRow;
   /** Set when the report was recorded as something else than it said (an output that is not an object). */
   recordedAs?: { errorKind: string; message: string };
 }
@@ -41,20 +43,20 @@ export async function recordWorkerReport(engine: Engine, tasks: TaskStore, ref: 
   const row = await tasks.find(ref);
   if (!row) throw stale(ref, "no such task (the saga may have been deleted)");
   const digest = reportDigest(ref, report);
-  if (row.state === "done") return settledOutcome(row, ref, digest);
+  if (row.state === "done") return settledOutcome(row, row, ref, digest);
   if (row.delivery !== ref.delivery) throw stale(ref, `it was offered again (delivery ${row.delivery})`);
   if (row.state === "queued") throw stale(ref, "it went back to the queue (its worker was lost or did not acknowledge it)");
   const { input, result, recordedAs } = toInput(row, report);
   const recorded: RecordedResult = { key: ref, result, digest };
-  if (await engine.applyResult(row.sagaId, input, recorded)) return { alreadyRecorded: false, ...(recordedAs ? { recordedAs } : {}) };
+  if (await engine.applyResult(row.sagaId, input, recorded)) return { alreadyRecorded: false, task: row, ...(recordedAs ? { recordedAs } : {}) };
   // Not applied: a concurrent copy of this report got there first, or the step moved on.
   const after = await tasks.find(ref);
-  if (after?.state === "done") return settledOutcome(after, ref, digest);
+  if (after?.state === "done") return settledOutcome(row, after, ref, digest);
   throw stale(ref, "its step moved on");
 }
 
-function settledOutcome(row: TaskRow, ref: TaskRef, digest: string): ReportOutcome {
-  if (row.resultDigest === digest) return { alreadyRecorded: true };
+function settledOutcome(task: TaskRow, row: TaskRow, ref: TaskRef, digest: string): ReportOutcome {
+  if (row.resultDigest === digest) return { alreadyRecorded: true, task };
   if (row.result === "timed_out") throw stale(ref, "the attempt timed out");
   throw stale(ref, `its attempt already ended (${row.result ?? "superseded"})`);
 }

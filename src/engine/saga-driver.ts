@@ -11,7 +11,7 @@ import type { ConcurrencyLimiter } from "./concurrency-limiter.js";
 import type { EngineObserver } from "./engine-observer.js";
 import type { EventBus } from "./event-bus.js";
 import { runAttempt, type AbortCause, type RunningAttempt } from "./step-runner.js";
-import type { TaskListener } from "./task-listener.js";
+import { commitAssigned, type TaskListener } from "./task-listener.js";
 import { withTransientRetry } from "./transient-retry.js";
 
 /** The saga after an input, and whether the input changed it. */
@@ -176,10 +176,13 @@ export class SagaDriver {
       const decision = decide(before, input, env);
       if (decision.events.length === 0) return { state: before, applied: false };
       const resting = RESTING_SAGA_STATUSES.has(decision.state.status);
-      const tasks = taskWrites(before, decision.state, decision.changedSteps, this.deps.isWorkerAction, recorded);
       const lease = { kind: "owner", owner: this.deps.replicaId, release: resting } as const;
-      const result = await withTransientRetry(this.log, () =>
-        this.deps.store.commit(before, decision.state, decision.changedSteps, decision.events, lease, tasks),
+      const { result, tasks } = await commitAssigned(
+        this.deps.tasks,
+        before.id,
+        taskWrites(before, decision.state, decision.changedSteps, this.deps.isWorkerAction, recorded),
+        (assigned) => withTransientRetry(this.log, () => this.deps.store.commit(before, decision.state, decision.changedSteps, decision.events, lease, assigned)),
+        (r) => r.ok,
       );
       if (result.ok) {
         this.state = decision.state;

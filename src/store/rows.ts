@@ -158,18 +158,22 @@ export const EVENT_RECORD = `sequence bigint, type text, at timestamptz, body js
 
 /** The columns of one opened task in jsonb_to_recordset (see TaskOpen). */
 export const TASK_OPEN_RECORD =
-  "step_idx int, phase text, attempt int, step text, action text, timeout_ms int, heartbeat_ms int, schedule_ms int";
+  "step_idx int, phase text, attempt int, step text, action text, timeout_ms int, heartbeat_ms int, schedule_ms int, session_id text, worker text, ack_deadline timestamptz";
 /** The columns of one closed task (see TaskClose). */
 export const TASK_CLOSE_RECORD = "step_idx int, phase text, attempt int, result text, digest text";
 
 /**
- * Inserts the tasks a statement's sagas opened, from `<source>.tasks_open`, queued at `<source>.updated_at`.
- * A key seen before (an attempt number given back and used again) starts over, keeping its
- * delivery count so no old token matches a new offer.
+ * Inserts the tasks a statement's sagas opened, from `<source>.tasks_open`, queued at
+ * `<source>.updated_at`: queued, or already offered (delivery 1) to the session the dispatcher
+ * chose. A key seen before (an attempt number given back and used again) starts over queued,
+ * keeping its delivery count so no old token, nor the offer just made, matches it.
  */
 export function insertTasksSql(source: string, written: string): string {
-  return `INSERT INTO saga_tasks (saga_id, step_idx, phase, attempt, step, action, state, timeout_ms, heartbeat_ms, schedule_ms, queued_at)
-  SELECT ${written}.id, x.step_idx, x.phase, x.attempt, x.step, x.action, 'queued', x.timeout_ms, x.heartbeat_ms, x.schedule_ms, ${source}.updated_at
+  return `INSERT INTO saga_tasks (saga_id, step_idx, phase, attempt, step, action, state, delivery, session_id, worker, ack_deadline,
+    timeout_ms, heartbeat_ms, schedule_ms, queued_at)
+  SELECT ${written}.id, x.step_idx, x.phase, x.attempt, x.step, x.action,
+    CASE WHEN x.session_id IS NULL THEN 'queued' ELSE 'offered' END, CASE WHEN x.session_id IS NULL THEN 0 ELSE 1 END,
+    x.session_id, x.worker, x.ack_deadline, x.timeout_ms, x.heartbeat_ms, x.schedule_ms, ${source}.updated_at
   FROM ${written} JOIN ${source} ON ${source}.id = ${written}.id
   CROSS JOIN LATERAL jsonb_to_recordset(coalesce(${source}.tasks_open, '[]')) AS x(${TASK_OPEN_RECORD})
   ON CONFLICT (saga_id, step_idx, phase, attempt) DO UPDATE SET action = EXCLUDED.action, state = 'queued',

@@ -251,6 +251,9 @@ function taskOpenJson(t: TaskOpen): Record<string, unknown> {
     timeout_ms: t.timeoutMs,
     heartbeat_ms: t.heartbeatMs,
     schedule_ms: t.scheduleMs,
+    session_id: t.offer?.sessionId ?? null,
+    worker: t.offer?.worker ?? null,
+    ack_deadline: toIso(t.offer?.ackDeadline ?? null),
   };
 }
 

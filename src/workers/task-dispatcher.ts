@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../domain/clock.js";
 import { DomainError } from "../domain/errors.js";
-import type { TaskWrites } from "../domain/task-writes.js";
+import type { TaskOpen, TaskWrites } from "../domain/task-writes.js";
 import type { JsonObject, SagaState } from "../domain/types.js";
 import type { Engine } from "../engine/engine.js";
 import type { TaskListener } from "../engine/task-listener.js";
@@ -25,10 +25,14 @@ export interface TaskDispatcherOptions {
   observer?: WorkerObserver;
 }
 
+/** The slot a task's offer holds between assign() and its commit. */
+const reservationKey = (sagaId: string, t: TaskOpen) => `assign:${refKey({ sagaId, ...t, delivery: 1 })}`;
+
 /**
  * Offers tasks to the worker sessions connected to this replica. Fast path: a commit here that
- * opens a task offers it at once to a local session with a free slot (one UPDATE, then the
- * stream). Backstop: the claim poll takes queued tasks of the actions local sessions serve (tasks
+ * opens a task writes it already offered to a local session with a free slot (chosen just
+ * before the commit), and the task goes on the stream as soon as the commit returns; one that
+ * found no free slot then is offered by one UPDATE if a slot has freed since. Backstop: the claim poll takes queued tasks of the actions local sessions serve (tasks
  * opened on other replicas, requeued ones, ones that found no free slot). Offers only go to
  * sessions with free slots; slot counts follow the task rows, refreshed on every poll.
  */
@@ -124,9 +128,41 @@ export class TaskDispatcher implements TaskListener {
     return n;
   }
 
+  /**
+   * The fast path, before the commit: each opened task goes to the local session with the most
+   * free slots for its action, reserved now and written already offered by the commit.
+   */
+  assign(sagaId: string, writes: TaskWrites): TaskWrites {
+    if (this.sessions.size === 0 || this.stopped) return writes;
+    let open: TaskOpen[] | null = null;
+    writes.open.forEach((task, i) => {
+      // A later attempt may resume from the progress of the one before, which its offer reads.
+      if (task.attempt > 1) return;
+      const session = this.pick(task.action);
+      if (!session) return;
+      session.hold(reservationKey(sagaId, task), { ref: { sagaId, ...task, delivery: 1 }, action: task.action, token: "", cancelSent: false });
+      open ??= writes.open.slice();
+      open[i] = { ...task, offer: { sessionId: session.id, worker: session.instanceId, ackDeadline: this.opts.clock.now() + this.opts.settings.ackTimeoutMs } };
+    });
+    return open === null ? writes : { ...writes, open };
+  }
+
+  abandoned(sagaId: string, writes: TaskWrites): void {
+    for (const task of writes.open) {
+      if (task.offer) this.sessions.get(task.offer.sessionId)?.release(reservationKey(sagaId, task));
+    }
+  }
+
   committed(saga: SagaState, writes: TaskWrites): void {
-    if (writes.open.length > 0) {
-      for (const open of writes.open) void this.offerNow(saga, { sagaId: saga.id, ...open }, open);
+    for (const open of writes.open) {
+      const key = { sagaId: saga.id, ...open };
+      if (!open.offer) {
+        void this.offerNow(saga, key, open);
+        continue;
+      }
+      const session = this.sessions.get(open.offer.sessionId);
+      session?.release(reservationKey(saga.id, open));
+      if (session) this.deliver(session, saga, { ...key, delivery: 1 }, open.action, open.offer.ackDeadline, open, null, saga.updatedAt);
     }
     if (!this.bySaga.has(saga.id)) return;
     this.settled.set(saga.id, saga.sequence);
@@ -269,7 +305,7 @@ export class TaskDispatcher implements TaskListener {
     const stillHeld = new Set(rows.map((r) => `${r.sessionId}|${refKey(r)}|${r.delivery}`));
     for (const session of this.sessions.values()) {
       for (const [key, task] of session.heldTasks()) {
-        if (key.startsWith("reserve:")) continue;
+        if (key.startsWith("reserve:") || key.startsWith("assign:")) continue;
         if (!stillHeld.has(`${session.id}|${key}|${task.ref.delivery}`)) session.release(key);
       }
     }

@@ -71,11 +71,10 @@ export function createWorkerService(deps: WorkerServiceDeps): ServiceImpl<typeof
 
   const report = async (token: string, body: WorkerReport): Promise<ReportOutcome> => {
     const ref = tokens.verify(token);
-    const before = await tasks.find(ref);
     const outcome = await recordWorkerReport(deps.engine, tasks, ref, body);
     if (!outcome.alreadyRecorded) {
-      dispatcher.released(before?.sessionId ?? null, ref);
-      if (before) deps.observer.reported(before.action, outcome.recordedAs ? "failed" : body.kind);
+      dispatcher.released(outcome.task.sessionId, ref);
+      deps.observer.reported(outcome.task.action, outcome.recordedAs ? "failed" : body.kind);
     }
     return outcome;
   };
@@ -173,9 +172,11 @@ export function createWorkerService(deps: WorkerServiceDeps): ServiceImpl<typeof
     },
 
     async ackTasks(req) {
-      const row = await liveSession(req.sessionId);
+      const sessionId = requireSessionId(req.sessionId);
       const refs = refsOf(req.tokens, "tokens");
-      const acked = await tasks.ack(row.id, refs, clock.now());
+      const acked = await tasks.ack(sessionId, refs, clock.now());
+      // Only a refusal needs the session looked up: an expired one is NOT_FOUND, so the worker registers again.
+      if (acked.length < refs.length || refs.length === 0) await liveSession(sessionId);
       for (const r of acked) deps.observer.acked(r.action);
       const accepted = new Set(acked.map((r) => `${refKey(r)}#${r.delivery}`));
       return { rejectedTokens: req.tokens.filter((_, i) => !accepted.has(`${refKey(refs[i]!)}#${refs[i]!.delivery}`)) };
