@@ -10,9 +10,21 @@ export interface ChaosOptions {
   kill: { sagas: number; kills: number };
   pgRestart: { sagas: number; outageMs: number };
   soak: { seconds: number; sagas: number; watchers: number; sampleMs: number };
+  workers: WorkerFaults;
 }
 
-export const SCENARIOS = ["kill", "pg-restart", "bad-input", "soak"] as const;
+/** The workers scenario: sagas, and how many of each fault (they alternate, one per period). */
+export interface WorkerFaults {
+  sagas: number;
+  /** Worker processes SIGKILLed mid-task and replaced. */
+  workerKills: number;
+  /** Replicas SIGKILLed under connected workers (their proxies switched to a live one). */
+  replicaKills: number;
+  /** Worker network paths silenced without closing the sockets. */
+  streamDrops: number;
+}
+
+export const SCENARIOS = ["kill", "pg-restart", "bad-input", "soak", "workers"] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 const PRESETS = {
@@ -20,11 +32,13 @@ const PRESETS = {
     kill: { sagas: 1000, kills: 5 },
     pgRestart: { sagas: 300, outageMs: 3000 },
     soak: { seconds: 600, sagas: 1000, watchers: 1000, sampleMs: 5000 },
+    workers: { sagas: 400, workerKills: 6, replicaKills: 3, streamDrops: 3 },
   },
   small: {
     kill: { sagas: 300, kills: 2 },
     pgRestart: { sagas: 80, outageMs: 3000 },
     soak: { seconds: 60, sagas: 200, watchers: 200, sampleMs: 2000 },
+    workers: { sagas: 60, workerKills: 2, replicaKills: 1, streamDrops: 1 },
   },
 } as const;
 
@@ -41,6 +55,10 @@ export const USAGE = `Usage: npm run chaos -- [options]
   --soak-sagas <n>         soak: sagas kept in flight (full ${PRESETS.full.soak.sagas}, small ${PRESETS.small.soak.sagas})
   --soak-watchers <n>      soak: WatchSaga streams kept open (as many as sagas)
   --sample-ms <ms>         soak: RSS sampling interval (full ${PRESETS.full.soak.sampleMs}, small ${PRESETS.small.soak.sampleMs})
+  --worker-sagas <n>       workers: sagas run by worker processes (full ${PRESETS.full.workers.sagas}, small ${PRESETS.small.workers.sagas})
+  --worker-kills <n>       workers: worker processes kill -9'd mid-task (full ${PRESETS.full.workers.workerKills}, small ${PRESETS.small.workers.workerKills})
+  --worker-replica-kills <n>  workers: replicas kill -9'd under their workers (full ${PRESETS.full.workers.replicaKills}, small ${PRESETS.small.workers.replicaKills})
+  --stream-drops <n>       workers: worker connections silenced, sockets left open (full ${PRESETS.full.workers.streamDrops}, small ${PRESETS.small.workers.streamDrops})
 Runs against DATABASE_URL (a scratch database per scenario, dropped at the end) or an embedded
 PostgreSQL; pg-restart always uses an embedded PostgreSQL it can stop. JSON on stdout, a summary
 on stderr; exit code 0 only if every check held.`;
@@ -57,6 +75,7 @@ export function parseChaosFlags(argv: readonly string[]): ChaosOptions {
     kill: { ...preset.kill },
     pgRestart: { ...preset.pgRestart },
     soak: { ...preset.soak },
+    workers: { ...preset.workers },
   };
   let watchersSet = false;
   for (let i = 0; i < argv.length; i++) {
@@ -81,6 +100,10 @@ export function parseChaosFlags(argv: readonly string[]): ChaosOptions {
       case "--soak-sagas": options.soak.sagas = int(name, value()); break;
       case "--soak-watchers": options.soak.watchers = int(name, value()); watchersSet = true; break;
       case "--sample-ms": options.soak.sampleMs = int(name, value(), 100); break;
+      case "--worker-sagas": options.workers.sagas = int(name, value()); break;
+      case "--worker-kills": options.workers.workerKills = int(name, value(), 0); break;
+      case "--worker-replica-kills": options.workers.replicaKills = int(name, value(), 0); break;
+      case "--stream-drops": options.workers.streamDrops = int(name, value(), 0); break;
       default:
         throw new Error(`unknown option ${name}\n\n${USAGE}`);
     }

@@ -6,6 +6,7 @@ import { runBadInputScenario } from "./scenario-bad-input.js";
 import { runKillScenario } from "./scenario-kill.js";
 import { runPgRestartScenario } from "./scenario-pg-restart.js";
 import { runSoakScenario } from "./scenario-soak.js";
+import { runWorkersScenario } from "./scenario-workers.js";
 import type { ScenarioContext, ScenarioResult } from "./scenario.js";
 
 const RUNNERS: Record<Scenario, (ctx: ScenarioContext) => Promise<ScenarioResult>> = {
@@ -13,6 +14,7 @@ const RUNNERS: Record<Scenario, (ctx: ScenarioContext) => Promise<ScenarioResult
   "pg-restart": runPgRestartScenario,
   "bad-input": runBadInputScenario,
   soak: runSoakScenario,
+  workers: runWorkersScenario,
 };
 
 /**

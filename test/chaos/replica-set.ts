@@ -104,6 +104,11 @@ export class ReplicaSet {
     return answers.filter((a) => a !== null);
   }
 
+  /** The slot's address, whether it is up or not (restarts keep it). */
+  urlOf(slot: number): string {
+    return `http://127.0.0.1:${this.slots[slot]!.port}`;
+  }
+
   pids(): { replica: string; pid: number }[] {
     return this.slots.flatMap((s) => (s.process ? [{ replica: s.replicaId, pid: s.process.pid }] : []));
   }

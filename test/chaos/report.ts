@@ -70,6 +70,13 @@ function highlights(r: ScenarioResult): string[] {
     const retried = Object.entries(client.retried).map(([k, v]) => `${k}×${v}`).join(", ") || "none";
     lines.push(`info: ${client.calls} RPCs, retried: ${retried}; ${client.watchResumes} watch resumes; ${client.deadlineHitsDuringFault} deadline hits during faults`);
   }
+  const journal = d["journal"] as { handlerStarts: number; redeliveries: number; staleRefusals: number; alreadyRecorded: number; unanswered: number } | undefined;
+  if (journal) {
+    lines.push(
+      `info: workers' journals: ${journal.handlerStarts} handler starts, ${journal.redeliveries} re-deliveries, ${journal.staleRefusals} results refused as stale, ` +
+        `${journal.alreadyRecorded} answered already_recorded, ${journal.unanswered} never answered`,
+    );
+  }
   if (typeof d["warmupS"] === "number") {
     lines.push(`info: ${d["completed"]} sagas completed (${d["sagasPerSecond"]}/s); memory windows [${d["warmupS"]}s, +${d["windowS"]}s] vs the last ${d["windowS"]}s`);
   }

@@ -2,7 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { SagaStatus, StepStatus, type Saga, type SagaEvent } from "../../src/client/index.js";
 import { withClient } from "../bench/environment.js";
 import { mapConcurrent } from "../helpers/rpc.js";
-import { accountSaga, newAccounting, type Accounting } from "./accounting.js";
+import { accountSaga, newAccounting, type Accounting, type SagaRecord } from "./accounting.js";
 import type { ResilientClient } from "./resilient-client.js";
 import type { SagaRun } from "./saga-runner.js";
 import type { Target, TargetCall } from "./target.js";
@@ -38,6 +38,8 @@ export async function verifyRuns(
   target: Target,
   databaseUrl: string,
   budgetMs: number,
+  /** Sees every resting saga's record after the shared checks (a scenario's own checks). */
+  inspect?: (record: SagaRecord) => void,
 ): Promise<RunVerdict> {
   const verdict: RunVerdict = {
     planned: runs.length, createFailed: 0, lost: 0, stuck: 0, extraSagas: 0, orphanCalls: 0, unreadable: 0,
@@ -97,14 +99,16 @@ export async function verifyRuns(
     if (BigInt(history.length) !== saga.sequence) {
       saga = (await client.unary(`GetSaga ${run.id}`, (c, o) => c.getSaga({ id: run.id }, o), budgetMs)).saga!;
     }
-    accountSaga(verdict.accounting, {
+    const record: SagaRecord = {
       saga,
       history,
       calls: callsBySaga.get(run.id) ?? [],
       live: run.live,
       createdSequence: run.createdSequence,
       expected: run.plan.expected,
-    });
+    };
+    accountSaga(verdict.accounting, record);
+    inspect?.(record);
   });
   const stored = await withClient(databaseUrl, async (c) => Number((await c.query("SELECT count(*) AS n FROM sagas")).rows[0].n));
   verdict.extraSagas = Math.max(0, stored - ids.size);
