@@ -2,6 +2,7 @@ import type pg from "pg";
 import type { AttemptPhase } from "../domain/attempt-phase.js";
 import type { TaskKey, TaskResult } from "../domain/task-writes.js";
 import type { JsonObject } from "../domain/types.js";
+import { GroupCommit } from "./group-commit.js";
 import { toIso } from "./rows.js";
 
 /** Where a task is; "done" once its attempt left flight. */
@@ -87,6 +88,29 @@ function fromRow(r: Row): TaskRow {
   };
 }
 
+/** A batched ack: the task offered with `delivery`, acknowledged by `session_id` at `now`. */
+interface AckRow {
+  id: string;
+  saga_id: string;
+  step_idx: number;
+  phase: AttemptPhase;
+  attempt: number;
+  delivery: number;
+  session_id: string;
+  now: string | null;
+}
+
+interface FindRow {
+  id: string;
+  saga_id: string;
+  step_idx: number;
+  phase: AttemptPhase;
+  attempt: number;
+}
+
+/** Names a task (not an offer of it), as batched lookups and the dispatcher key it. */
+export const refKey = (r: TaskKey & { sagaId: string }) => `${r.sagaId}/${r.stepIdx}/${r.phase}/${r.attempt}`;
+
 /** The keys of several tasks as one JSON parameter for jsonb_to_recordset. */
 function refsJson(refs: readonly TaskRef[]): string {
   return JSON.stringify(refs.map((r) => ({ saga_id: r.sagaId, step_idx: r.stepIdx, phase: r.phase, attempt: r.attempt, delivery: r.delivery })));
@@ -107,7 +131,17 @@ export type OverdueKind = "TIMEOUT" | "HEARTBEAT_TIMEOUT" | "SCHEDULE_TO_START_T
  * per-shard form under Citus (DESIGN.md §7).
  */
 export class TaskStore {
-  constructor(private readonly pool: pg.Pool) {}
+  /**
+   * Acks and result lookups come one per RPC; batched like saga commits (one statement for all
+   * that arrive while earlier ones run), they cost one round trip and one commit per batch.
+   */
+  private readonly acks: GroupCommit<AckRow, string | null>;
+  private readonly finds: GroupCommit<FindRow, TaskRow | null>;
+
+  constructor(private readonly pool: pg.Pool) {
+    this.acks = new GroupCommit((rows) => this.ackBatch(rows), null);
+    this.finds = new GroupCommit((rows) => this.findBatch(rows), null);
+  }
 
   /** Offers one queued task to a session (the fast path); its new delivery, or null if it was not queued. */
   async offer(
@@ -153,16 +187,26 @@ export class TaskStore {
 
   /** Accepts offered tasks of a session; returns the refs it accepted (a repeated ack is accepted again). */
   async ack(sessionId: string, refs: readonly TaskRef[], now: number): Promise<(TaskRef & { action: string })[]> {
-    if (refs.length === 0) return [];
-    const { rows } = await this.pool.query({
+    const at = toIso(now);
+    const actions = await Promise.all(
+      refs.map((r) =>
+        this.acks.write({ id: `${refKey(r)}#${r.delivery}`, saga_id: r.sagaId, step_idx: r.stepIdx, phase: r.phase, attempt: r.attempt, delivery: r.delivery, session_id: sessionId, now: at }),
+      ),
+    );
+    return refs.flatMap((r, i) => (actions[i] === null ? [] : [{ ...r, action: actions[i]! }]));
+  }
+
+  /** Cross-saga (one statement for the acks of many RPCs): running from now, for the session each names. */
+  private async ackBatch(rows: readonly AckRow[]): Promise<Map<string, string | null>> {
+    const result = await this.pool.query({
       name: "sagad_task_ack",
-      text: `UPDATE saga_tasks t SET state = 'running', started_at = coalesce(t.started_at, $3), heartbeat_at = $3, ack_deadline = NULL
-             FROM jsonb_to_recordset($2::jsonb) AS x(${REF_RECORD})
-             WHERE ${KEY_MATCH} AND t.delivery = x.delivery AND t.session_id = $1 AND t.state IN ('offered', 'running')
+      text: `UPDATE saga_tasks t SET state = 'running', started_at = coalesce(t.started_at, x.now), heartbeat_at = x.now, ack_deadline = NULL
+             FROM jsonb_to_recordset($1::jsonb) AS x(${REF_RECORD}, session_id text, now timestamptz)
+             WHERE ${KEY_MATCH} AND t.delivery = x.delivery AND t.session_id = x.session_id AND t.state IN ('offered', 'running')
              RETURNING t.saga_id, t.step_idx, t.phase, t.attempt, t.delivery, t.action`,
-      values: [sessionId, refsJson(refs), toIso(now)],
+      values: [JSON.stringify(rows)],
     });
-    return (rows as Row[]).map((r) => ({ sagaId: r.saga_id, stepIdx: r.step_idx, phase: r.phase, attempt: r.attempt, delivery: r.delivery, action: r.action }));
+    return new Map((result.rows as Row[]).map((r) => [`${refKey({ sagaId: r.saga_id, stepIdx: r.step_idx, phase: r.phase, attempt: r.attempt })}#${r.delivery}`.toLowerCase(), r.action]));
   }
 
   /**
@@ -190,13 +234,18 @@ export class TaskStore {
     return (rows as Row[]).map(fromRow);
   }
 
-  async find(key: TaskKey & { sagaId: string }): Promise<TaskRow | null> {
+  /** One task row, whatever its state; lookups of concurrent calls share a statement. */
+  find(key: TaskKey & { sagaId: string }): Promise<TaskRow | null> {
+    return this.finds.write({ id: refKey(key), saga_id: key.sagaId, step_idx: key.stepIdx, phase: key.phase, attempt: key.attempt });
+  }
+
+  private async findBatch(keys: readonly FindRow[]): Promise<Map<string, TaskRow | null>> {
     const { rows } = await this.pool.query({
       name: "sagad_task_find",
-      text: `SELECT * FROM saga_tasks WHERE saga_id = $1 AND step_idx = $2 AND phase = $3 AND attempt = $4`,
-      values: [key.sagaId, key.stepIdx, key.phase, key.attempt],
+      text: `SELECT t.* FROM saga_tasks t JOIN jsonb_to_recordset($1::jsonb) AS x(saga_id uuid, step_idx int, phase text, attempt int) ON ${KEY_MATCH}`,
+      values: [JSON.stringify(keys)],
     });
-    return rows.length === 0 ? null : fromRow(rows[0] as Row);
+    return new Map((rows as Row[]).map((r) => { const row = fromRow(r); return [refKey(row).toLowerCase(), row]; }));
   }
 
   /** Every task of a saga not yet done, for GetSaga's sub-states. */

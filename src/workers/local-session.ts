@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { SubscribeResponseSchema, TaskCancelSchema, type SubscribeResponse, type Task } from "../gen/saga/v1/worker_pb.js";
-import type { TaskRef } from "../store/task-store.js";
+import { refKey, type TaskRef } from "../store/task-store.js";
 import type { ServedAction, SessionRow } from "../store/worker-session-store.js";
 import { AsyncQueue } from "./async-queue.js";
 
@@ -21,7 +21,7 @@ export interface HeldIndex {
   remove(sagaId: string, session: LocalSession, key: string): void;
 }
 
-export const refKey = (r: TaskRef) => `${r.sagaId}/${r.stepIdx}/${r.phase}/${r.attempt}`;
+export { refKey };
 
 /**
  * A worker session as this replica serves it: the stream (or poll) offers go to, and the tasks it

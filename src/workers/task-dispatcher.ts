@@ -26,7 +26,7 @@ export interface TaskDispatcherOptions {
 }
 
 /** The slot a task's offer holds between assign() and its commit. */
-const reservationKey = (sagaId: string, t: TaskOpen) => `assign:${refKey({ sagaId, ...t, delivery: 1 })}`;
+const reservationKey = (sagaId: string, t: TaskOpen) => `assign:${refKey({ sagaId, stepIdx: t.stepIdx, phase: t.phase, attempt: t.attempt })}`;
 
 /**
  * Offers tasks to the worker sessions connected to this replica. Fast path: a commit here that
@@ -205,7 +205,7 @@ export class TaskDispatcher implements TaskListener {
   private async offerNow(saga: SagaState, key: Omit<TaskRef, "delivery">, limits: TaskLimits & { action: string }): Promise<void> {
     const session = this.pick(limits.action);
     if (!session) return;
-    const reservation = `reserve:${refKey({ ...key, delivery: 0 })}`;
+    const reservation = `reserve:${refKey(key)}`;
     session.hold(reservation, { ref: { ...key, delivery: 0 }, action: limits.action, token: "", cancelSent: false });
     try {
       const ackDeadline = this.opts.clock.now() + this.opts.settings.ackTimeoutMs;
