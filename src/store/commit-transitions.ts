@@ -85,18 +85,22 @@ WITH i AS (
 )${withTasks ? TASK_PARTS : ""}
 SELECT s.id, s.lease_owner, pg_notify('${EVENTS_CHANNEL}', s.id::text || ':' || s.sequence::text) AS notified FROM s`;
 
-/** The task rows of a batch that has some: opened, closed, and cancel requests. */
+/**
+ * The task rows of a batch that has some: opened, closed, and cancel requests. `saga_id =
+ * ANY(ARRAY(...))` makes the planner probe saga_tasks by key, as for sagas above.
+ */
 const TASK_PARTS = `, tko AS (
   ${insertTasksSql("i", "s")}
 ), tkc AS (
   UPDATE saga_tasks t SET state = 'done', result = x.result, result_digest = x.digest, finished_at = i.updated_at
   FROM s JOIN i ON i.id = s.id CROSS JOIN LATERAL jsonb_to_recordset(coalesce(i.tasks_close, '[]')) AS x(${TASK_CLOSE_RECORD})
-  WHERE t.saga_id = s.id AND t.step_idx = x.step_idx AND t.phase = x.phase AND t.attempt = x.attempt
+  WHERE t.saga_id = ANY(ARRAY(SELECT s.id FROM s)) AND t.saga_id = s.id AND t.step_idx = x.step_idx AND t.phase = x.phase
+    AND t.attempt = x.attempt
 ), tkx AS (
   -- A cancel changes no step, so no task this statement closes is among these rows.
   UPDATE saga_tasks t SET cancel_reason = i.task_cancel
   FROM s JOIN i ON i.id = s.id
-  WHERE i.task_cancel IS NOT NULL AND t.saga_id = s.id AND t.state <> 'done'
+  WHERE i.task_cancel IS NOT NULL AND t.saga_id = ANY(ARRAY(SELECT s.id FROM s)) AND t.saga_id = s.id AND t.state <> 'done'
 )`;
 const COMMIT_TRANSITIONS = commitTransitionsSql(false);
 const COMMIT_TRANSITIONS_WITH_TASKS = commitTransitionsSql(true);
