@@ -232,7 +232,7 @@ async function describeStuck(client: ResilientClient, runs: readonly SagaRun[], 
           .map((e) => `${e.instance}/pid ${e.pid} ${e.ev}${"attempt" in e ? ` a${e.attempt}d${e.delivery}` : ""}${"outcome" in e ? ` ${e.outcome}` : ""}${"code" in e ? ` ${e.code}` : ""}`);
         out.push(
           `stuck saga ${run.id} step ${step.name}: ${StepStatus[step.status]}, task ${TaskState[step.taskState]} on worker ${step.worker || "-"}, ` +
-            `attempt ${step.retryCount}, ${step.taskRequeues} requeue(s); journals: ${lines.join("; ") || "nothing"}`,
+            `attempt ${step.retryCount}, ${step.taskRequeues} requeue(s); its events: ${eventsOf(run, step.name)}; journals: ${lines.join("; ") || "nothing"}`,
         );
       }
     } catch (err) {
@@ -240,6 +240,17 @@ async function describeStuck(client: ResilientClient, runs: readonly SagaRun[], 
     }
   }
   return out;
+}
+
+/** A step's events as the saga's watcher saw them, e.g. `#5 STEP_STARTED a1 @12.3s`. */
+function eventsOf(run: SagaRun, step: string): string {
+  const t0 = run.live[0]?.time ? timestampMs(run.live[0].time) : 0;
+  return (
+    run.live
+      .filter((e) => e.step === step)
+      .map((e) => `#${e.sequence} ${EventType[e.type]} a${e.attempt}${e.time ? ` +${((timestampMs(e.time) - t0) / 1000).toFixed(1)}s` : ""}${e.message ? ` (${e.message.slice(0, 80)})` : ""}`)
+      .join(", ") || "none"
+  );
 }
 
 /** The faults in the order they are injected: the kinds interleaved, as evenly as their counts allow. */
