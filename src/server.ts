@@ -190,7 +190,7 @@ export async function build(options: ServerOptions): Promise<Server> {
     connected: (): number => dispatcher.connectedCount(),
     queueDepth: () => taskStore.queueDepth(),
   });
-  const dispatcher: TaskDispatcher = new TaskDispatcher({ engine, sagas: store, tasks: taskStore, tokens: taskTokens, settings: workerSettings, clock, logger, observer: workerMetrics });
+  const dispatcher: TaskDispatcher = new TaskDispatcher({ engine, sagas: store, tasks: taskStore, sessions: sessionStore, tokens: taskTokens, settings: workerSettings, clock, logger, observer: workerMetrics });
   engine.setTaskListener(dispatcher);
   const sweeper = new TaskSweeper({
     engine,
@@ -200,6 +200,8 @@ export async function build(options: ServerOptions): Promise<Server> {
     logger,
     intervalMs: workerSettings.sweepMs,
     maxRequeues: workerSettings.maxRequeues,
+    // Two beats missed: a task acked between a heartbeat's build and its arrival is listed by the next.
+    unlistedMs: 2 * workerSettings.heartbeatIntervalMs,
     onRequeued: (rows, why) => dispatcher.requeued(rows, why),
   });
   const shutdown = new AbortController();

@@ -25,6 +25,13 @@ export interface SagaClientOptions {
   interceptors?: Interceptor[];
   /** Binary protobuf instead of JSON for connect and grpc-web. Default true. */
   binary?: boolean;
+  /**
+   * HTTP/2 PINGs every `intervalMs`, even on an idle connection, and a connection whose PING goes
+   * unanswered for `timeoutMs` is dropped and the next call opens a new one. Without it, a
+   * connection a proxy or NAT silently stopped forwarding is reused forever (long-lived clients
+   * such as workers want this). Default: none.
+   */
+  ping?: { intervalMs: number; timeoutMs: number };
 }
 
 export type SagaClient = Client<typeof SagaService>;
@@ -66,9 +73,10 @@ export function createSagadTransport(baseUrl: string, options: SagaClientOptions
   // nghttp2 kills a whole HTTP/2 session (every call on it) once it buffers more than 10 MB; let
   // the server's request limit (32 MiB by default) be what refuses an oversized request instead.
   const nodeOptions = { maxSessionMemory: 80 };
-  const http = httpVersion === "2" ? ({ httpVersion, nodeOptions } as const) : ({ httpVersion } as const);
+  const ping = options.ping ? { pingIntervalMs: options.ping.intervalMs, pingTimeoutMs: options.ping.timeoutMs, pingIdleConnection: true } : {};
+  const http = httpVersion === "2" ? ({ httpVersion, nodeOptions, ...ping } as const) : ({ httpVersion } as const);
   return options.protocol === "grpc"
-    ? createGrpcTransport({ baseUrl, interceptors, nodeOptions })
+    ? createGrpcTransport({ baseUrl, interceptors, nodeOptions, ...ping })
     : options.protocol === "grpc-web"
       ? createGrpcWebTransport({ baseUrl, interceptors, useBinaryFormat, ...http })
       : createConnectTransport({ baseUrl, interceptors, useBinaryFormat, ...http });

@@ -14,6 +14,8 @@ export interface TaskSweeperOptions {
   intervalMs: number;
   /** Requeues of one attempt after lost workers before it fails with WORKER_LOST. */
   maxRequeues: number;
+  /** A running task its live session has not listed in heartbeats for this long counts as lost. */
+  unlistedMs: number;
   /** Told of tasks back in the queue (the dispatcher offers them again at once). */
   onRequeued(rows: readonly TaskRow[], why: "ack_timeout" | "worker_lost"): void;
 }
@@ -61,7 +63,7 @@ export class TaskSweeper {
     const { tasks, clock } = this.opts;
     const expired = await tasks.expireOffers(clock.now(), BATCH);
     if (expired.length > 0) this.opts.onRequeued(expired, "ack_timeout");
-    for (const row of await tasks.requeueLost(clock.now(), this.opts.maxRequeues, BATCH)) {
+    for (const row of await tasks.requeueLost(clock.now(), this.opts.maxRequeues, this.opts.unlistedMs, BATCH)) {
       if (this.stopped) return;
       await this.workerLost(row);
     }
@@ -81,8 +83,9 @@ export class TaskSweeper {
     }
   }
 
-  private async workerLost(row: TaskRow & { lostWorker: string | null }): Promise<void> {
-    const who = row.lostWorker ? `worker ${row.lostWorker} stopped heartbeating` : "its worker was lost";
+  private async workerLost(row: TaskRow & { lostWorker: string | null; unlisted: boolean }): Promise<void> {
+    const worker = row.lostWorker ? `worker ${row.lostWorker}` : "its worker";
+    const who = row.unlisted ? `${worker} no longer lists it in its heartbeats (restarted?)` : row.lostWorker ? `${worker} stopped heartbeating` : "its worker was lost";
     if (row.requeues > this.opts.maxRequeues) {
       const message = `${who}; attempt ${row.attempt} was lost ${row.requeues} times (at most ${this.opts.maxRequeues} requeues)`;
       await this.verdict(row, failure(row, WORKER_LOST, message, false), "failed");

@@ -12,6 +12,12 @@ import { runSubscribeLoop } from "./subscribe-loop.js";
 import { TaskDispatcher } from "./task-dispatcher.js";
 import type { WorkerOptions } from "./worker-options.js";
 
+/**
+ * A worker lives on one long connection: PINGs find one that a proxy or NAT silently stopped
+ * forwarding, so calls move to a new connection within seconds instead of timing out forever.
+ */
+const CONNECTION_PING = { intervalMs: 5_000, timeoutMs: 5_000 };
+
 /** Sent as RegisterWorkerRequest.sdk; keep the version in step with package.json (a test checks). */
 export const SDK = "sagad-ts/0.1.0";
 
@@ -48,7 +54,8 @@ export function createWorker(options: WorkerOptions): Worker {
   const opts = resolveOptions(options);
   const { logger } = opts;
   const transport =
-    options.transport ?? createSagadTransport(options.url ?? "", { token: options.token, protocol: options.protocol ?? "connect" });
+    options.transport ??
+    createSagadTransport(options.url ?? "", { token: options.token, protocol: options.protocol ?? "connect", ping: CONNECTION_PING });
   const client = createClient(WorkerService, transport);
   /** Ends everything: streams, polls, heartbeats and retried calls. */
   const closed = new AbortController();

@@ -307,19 +307,29 @@ export class TaskStore {
   }
 
   /**
-   * Cross-saga sweep: tasks held by a session whose heartbeats stopped (or that is gone). An offer
-   * goes back to the queue as if its ack deadline passed; a running task is requeued with its
-   * requeue count raised, unless that passes `maxRequeues`: then it stays running with no session,
-   * for the caller to fail with WORKER_LOST (a later sweep finds it again if that does not happen).
-   * Returns the running ones, with the count after this sweep.
+   * Cross-saga sweep: tasks held by a session whose heartbeats stopped (or that is gone), and
+   * running tasks a live session no longer lists in its heartbeats (its process restarted under
+   * the same instance id and knows nothing of them): the session beat for `unlistedMs` since the
+   * task was last listed. An offer goes back to the queue as if its ack deadline passed; a running
+   * task is requeued with its requeue count raised, unless that passes `maxRequeues`: then it
+   * stays running with no session, for the caller to fail with WORKER_LOST (a later sweep finds it
+   * again if that does not happen). Returns the running ones, with the count after this sweep.
    */
-  async requeueLost(now: number, maxRequeues: number, limit: number): Promise<(TaskRow & { lostWorker: string | null })[]> {
+  async requeueLost(
+    now: number,
+    maxRequeues: number,
+    unlistedMs: number,
+    limit: number,
+  ): Promise<(TaskRow & { lostWorker: string | null; unlisted: boolean })[]> {
     const { rows } = await this.pool.query({
       name: "sagad_task_requeue_lost",
       text: `WITH x AS (
-               SELECT t.saga_id, t.step_idx, t.phase, t.attempt, t.state AS was, t.worker AS lost_worker FROM saga_tasks t
+               SELECT t.saga_id, t.step_idx, t.phase, t.attempt, t.state AS was, t.worker AS lost_worker,
+                 (w.id IS NOT NULL AND w.expires_at >= $1) AS unlisted
+               FROM saga_tasks t
                LEFT JOIN worker_sessions w ON w.id = t.session_id
-               WHERE t.state IN ('offered', 'running') AND (w.id IS NULL OR w.expires_at < $1)
+               WHERE t.state IN ('offered', 'running') AND (w.id IS NULL OR w.expires_at < $1
+                 OR (t.state = 'running' AND w.heartbeat_at > t.heartbeat_at + $4 * interval '1 ms'))
                LIMIT $3 FOR UPDATE OF t SKIP LOCKED)
              UPDATE saga_tasks t SET
                state = CASE WHEN x.was = 'running' AND t.requeues >= $2 THEN 'running' ELSE 'queued' END,
@@ -328,12 +338,12 @@ export class TaskStore {
                started_at = CASE WHEN x.was = 'running' AND t.requeues >= $2 THEN t.started_at END,
                queued_at = CASE WHEN x.was = 'running' AND t.requeues < $2 THEN $1 ELSE t.queued_at END
              FROM x WHERE ${KEY_MATCH}
-             RETURNING t.*, x.was, x.lost_worker`,
-      values: [toIso(now), maxRequeues, limit],
+             RETURNING t.*, x.was, x.lost_worker, x.unlisted`,
+      values: [toIso(now), maxRequeues, limit, unlistedMs],
     });
-    return (rows as (Row & { was: TaskState; lost_worker: string | null })[])
+    return (rows as (Row & { was: TaskState; lost_worker: string | null; unlisted: boolean })[])
       .filter((r) => r.was === "running")
-      .map((r) => ({ ...fromRow(r), lostWorker: r.lost_worker }));
+      .map((r) => ({ ...fromRow(r), lostWorker: r.lost_worker, unlisted: r.unlisted }));
   }
 
   /**

@@ -116,6 +116,17 @@ export class WorkerSessionStore {
     return rows.length === 0 ? null : fromRow(rows[0] as Row);
   }
 
+  /** Which of these sessions are alive (the dispatcher drops the rest). */
+  async alive(ids: readonly string[], now: number): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const { rows } = await this.pool.query({
+      name: "sagad_session_alive",
+      text: `SELECT id FROM worker_sessions WHERE id = ANY($1::text[]) AND expires_at >= $2`,
+      values: [ids, toIso(now)],
+    });
+    return new Set((rows as { id: string }[]).map((r) => r.id));
+  }
+
   /** Liveness: moves the session's expiry; null if it had already expired (its tasks are gone). */
   async heartbeat(id: string, now: number, ttlMs: number): Promise<SessionRow | null> {
     const { rows } = await this.pool.query({

@@ -35,6 +35,12 @@ export class LocalSession {
   private actions: Map<string, number>;
   slots: number;
   draining: boolean;
+  /**
+   * An offer to it went unacknowledged past its deadline: its stream may be dead without looking
+   * so (a proxy that stopped forwarding). Until it acknowledges one or opens a new stream, it gets
+   * offers only when no other session can take them, so requeued tasks go to workers that answer.
+   */
+  suspect = false;
 
   constructor(
     readonly id: string,
@@ -94,6 +100,7 @@ export class LocalSession {
   /** A new stream replaces an older one of the same session here (that one ends). */
   openStream(): AsyncQueue<SubscribeResponse> {
     this.closeSink();
+    this.suspect = false;
     const queue = new AsyncQueue<SubscribeResponse>();
     this.sink = { kind: "stream", queue };
     return queue;
@@ -102,6 +109,7 @@ export class LocalSession {
   /** A PollTasks call: offers go to `deliver`, at most `max` of them. */
   openPoll(max: number, deliver: (task: Task) => void): void {
     this.closeSink();
+    this.suspect = false;
     this.sink = { kind: "poll", remaining: max, deliver };
   }
 
@@ -137,6 +145,11 @@ export class LocalSession {
 
   push(message: SubscribeResponse): void {
     if (this.sink?.kind === "stream") this.sink.queue.push(message);
+  }
+
+  /** Ends its stream here (its session expired): the handler returns, the worker must register again. */
+  close(): void {
+    this.closeSink();
   }
 
   private closeSink(): void {

@@ -7,7 +7,7 @@ import type { Engine } from "../engine/engine.js";
 import type { TaskListener } from "../engine/task-listener.js";
 import type { SagaStore } from "../store/saga-store.js";
 import type { TaskRef, TaskRow, TaskStore } from "../store/task-store.js";
-import type { SessionRow } from "../store/worker-session-store.js";
+import type { SessionRow, WorkerSessionStore } from "../store/worker-session-store.js";
 import { LocalSession, refKey, type HeldIndex, type HeldTask } from "./local-session.js";
 import { taskMessage, type TaskLimits } from "./task-message.js";
 import type { TaskTokens } from "./task-token.js";
@@ -18,6 +18,7 @@ export interface TaskDispatcherOptions {
   engine: Engine;
   sagas: SagaStore;
   tasks: TaskStore;
+  sessions: WorkerSessionStore;
   tokens: TaskTokens;
   settings: WorkerSettings;
   clock: Clock;
@@ -115,7 +116,9 @@ export class TaskDispatcher implements TaskListener {
   /** Tasks went back to the queue (ack deadline, lost worker): free their slots and offer them again. */
   requeued(rows: readonly TaskRow[], why: "ack_timeout" | "worker_lost"): void {
     for (const row of rows) {
-      if (row.sessionId) this.sessions.get(row.sessionId)?.release(refKey(row));
+      const session = row.sessionId ? this.sessions.get(row.sessionId) : undefined;
+      session?.release(refKey(row));
+      if (session && why === "ack_timeout") session.suspect = true;
       this.opts.observer?.requeued(row.action, why);
     }
     this.wake();
@@ -219,18 +222,24 @@ export class TaskDispatcher implements TaskListener {
     }
   }
 
-  /** The session with the most free slots for `action`, if any has one. */
+  /** The session with the most free slots for `action`, a suspect one only if no other has any. */
   private pick(action: string): LocalSession | undefined {
     let best: LocalSession | undefined;
-    let bestFree = 0;
+    let bestScore = 0;
     for (const session of this.sessions.values()) {
       const free = session.freeFor(action);
-      if (free > bestFree) {
+      const score = free === 0 ? 0 : session.suspect ? free : free + 1_000_000;
+      if (score > bestScore) {
         best = session;
-        bestFree = free;
+        bestScore = score;
       }
     }
     return best;
+  }
+
+  /** Sessions in the order the claim poll serves them: those that answer their offers first. */
+  private byTrust(): LocalSession[] {
+    return [...this.sessions.values()].sort((a, b) => Number(a.suspect) - Number(b.suspect));
   }
 
   private deliver(
@@ -279,8 +288,9 @@ export class TaskDispatcher implements TaskListener {
       if (!p) loaded.set(id, (p = this.opts.sagas.loadSaga(id).then((l) => l?.state ?? null)));
       return p;
     };
+    const sessions = this.byTrust();
     for (const action of queued) {
-      for (const session of this.sessions.values()) {
+      for (const session of sessions) {
         if (this.stopped) return;
         const free = session.freeFor(action);
         if (free === 0) continue;
@@ -298,8 +308,19 @@ export class TaskDispatcher implements TaskListener {
     }
   }
 
-  /** Slot counts follow the rows: what our sessions hold per Postgres, whoever recorded what. */
+  /**
+   * Slot counts follow the rows: what our sessions hold per Postgres, whoever recorded what. And
+   * a session whose row expired (its heartbeats stopped; the stream may look open, as one a proxy
+   * silently dropped does) loses its stream here, so no offer goes to it again.
+   */
   private async refreshHeld(): Promise<void> {
+    const alive = await this.opts.sessions.alive([...this.sessions.keys()], this.opts.clock.now());
+    for (const session of [...this.sessions.values()]) {
+      if (alive.has(session.id)) continue;
+      this.opts.logger.info({ session_id: session.id, instance_id: session.instanceId }, "worker session expired; closing its stream here");
+      session.close();
+      this.forgetIfIdle(session);
+    }
     const ids = [...this.sessions.keys()];
     const rows = await this.opts.tasks.heldBy(ids);
     const stillHeld = new Set(rows.map((r) => `${r.sessionId}|${refKey(r)}|${r.delivery}`));

@@ -175,6 +175,8 @@ export function createWorkerService(deps: WorkerServiceDeps): ServiceImpl<typeof
       const sessionId = requireSessionId(req.sessionId);
       const refs = refsOf(req.tokens, "tokens");
       const acked = await tasks.ack(sessionId, refs, clock.now());
+      const local = dispatcher.find(sessionId);
+      if (local && acked.length > 0) local.suspect = false;
       // Only a refusal needs the session looked up: an expired one is NOT_FOUND, so the worker registers again.
       if (acked.length < refs.length || refs.length === 0) await liveSession(sessionId);
       for (const r of acked) deps.observer.acked(r.action);

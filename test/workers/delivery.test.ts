@@ -126,3 +126,43 @@ describe("delivery", () => {
     await next.close();
   });
 });
+
+describe("workers that only look alive", () => {
+  it("a process restarted under the same instance id gets its predecessor's running task offered again", async () => {
+    const before = await worker(["restarted"]);
+    const { saga } = await t.client().createSaga({ name: "restart", steps: [{ name: "a", action: "restarted" }] });
+    const task = await before.nextTask();
+    await before.ack(task);
+    await before.close();
+    const after = new RawWorker(t.workers(), before.instanceId, ["restarted"]);
+    expect(await after.register()).toBe(before.sessionId); // the session lives on; the task does not
+    after.subscribe();
+    const again = await after.nextTask();
+    expect(again).toMatchObject({ attempt: 1, delivery: 2 });
+    await after.ack(again);
+    await after.complete(again, {});
+    await sagaUntil(t.client(), saga!.id, SagaStatus.COMPLETED);
+    const recovered = eventsOfType(await events(saga!.id), EventType.STEP_RECOVERED);
+    expect(recovered.map((e) => e.message)).toEqual([
+      `attempt 1 of step a offered again: worker ${before.instanceId} no longer lists it in its heartbeats (restarted?) (requeue 1 of at most 2)`,
+    ]);
+    await after.close();
+  });
+
+  it("a stream whose session expired is closed, and an offer nobody acknowledged goes to a worker that answers", async () => {
+    const silent = await worker(["silenced"]);
+    const { saga } = await t.client().createSaga({ name: "silenced", steps: [{ name: "a", action: "silenced" }] });
+    await silent.nextTask(); // never acknowledged
+    const answering = await worker(["silenced"]);
+    const task = await answering.nextTask();
+    expect(task.delivery).toBe(2);
+    silent.stopHeartbeats();
+    // Its session expires while the stream still looks open: the replica ends the stream.
+    await silent.waitFor(() => silent.ended, 5_000);
+    await answering.ack(task);
+    await answering.complete(task, {});
+    await sagaUntil(t.client(), saga!.id, SagaStatus.COMPLETED);
+    await silent.close();
+    await answering.close();
+  });
+});

@@ -17,6 +17,8 @@ export class RawWorker {
   private beat: NodeJS.Timeout | undefined;
   /** Tasks the background heartbeat lists (acked and not yet reported). */
   readonly running = new Set<Task>();
+  /** The server ended the stream (or it broke). */
+  ended = false;
 
   constructor(
     readonly client: WorkerClient,
@@ -56,6 +58,8 @@ export class RawWorker {
       } catch {
         // aborted by the test, or the server went away
       }
+      this.ended = true;
+      for (const w of this.waiters.splice(0)) w();
     })();
   }
 
