@@ -55,7 +55,12 @@ export function createWorker(options: WorkerOptions): Worker {
   const { logger } = opts;
   const transport =
     options.transport ??
-    createSagadTransport(options.url ?? "", { token: options.token, protocol: options.protocol ?? "connect", ping: CONNECTION_PING });
+    createSagadTransport(options.url ?? "", {
+      token: options.token,
+      protocol: options.protocol ?? "connect",
+      ping: CONNECTION_PING,
+      interceptors: options.interceptors ?? [],
+    });
   const client = createClient(WorkerService, transport);
   /** Ends everything: streams, polls, heartbeats and retried calls. */
   const closed = new AbortController();

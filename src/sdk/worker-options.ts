@@ -1,4 +1,4 @@
-import type { Transport } from "@connectrpc/connect";
+import type { Interceptor, Transport } from "@connectrpc/connect";
 import type { TaskContext } from "./task-context.js";
 
 /**
@@ -41,7 +41,9 @@ export interface WorkerOptions {
   protocol?: "connect" | "grpc";
   /** Default: warnings and errors to the console, nothing for info. */
   logger?: WorkerLogger;
-  /** Replaces the transport built from `url`, `token` and `protocol` (tests, custom interceptors). */
+  /** Connect interceptors for every call the worker makes (tracing, logging), on the transport built from `url`. */
+  interceptors?: Interceptor[];
+  /** Replaces the transport built from `url`, `token`, `protocol` and `interceptors` (tests). */
   transport?: Transport;
   /** "subscribe" (default) has tasks pushed on a stream; "poll" long-polls PollTasks, for proxies that buffer streams. */
   mode?: "subscribe" | "poll";

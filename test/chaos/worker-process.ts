@@ -11,7 +11,6 @@
  */
 import { appendFileSync } from "node:fs";
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
-import { createSagadTransport } from "../../src/client/index.js";
 import { ActionError, createWorker, type TaskContext } from "../../src/sdk/index.js";
 import { WORKER_ACTIONS, type StepBehaviour, type JournalLine, type ReportMethod } from "./worker-journal.js";
 
@@ -86,9 +85,10 @@ async function handle(ctx: TaskContext): Promise<unknown> {
 }
 
 const worker = createWorker({
-  // The transport createWorker builds from url and token (the SDK's default protocol), plus the
-  // journaling interceptor.
-  transport: createSagadTransport(url, { token: env("CHAOS_WORKER_TOKEN"), protocol: "connect", interceptors: [recordReports] }),
+  // The SDK's own transport (its protocol and connection pings), plus the journaling interceptor.
+  url,
+  token: env("CHAOS_WORKER_TOKEN"),
+  interceptors: [recordReports],
   instanceId,
   slots,
   actions: Object.fromEntries(WORKER_ACTIONS.map((name) => [name, handle])),
