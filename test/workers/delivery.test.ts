@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventType, SagaStatus, StepStatus, TaskState } from "../../src/client/index.js";
 import { eventsOfType, sagaHistory } from "../helpers/saga-history.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { FAST_WORKERS, RawWorker, sagaUntil } from "./worker-harness.js";
+import { FAST_WORKERS, RawWorker, connectWorker, sagaUntil } from "./worker-harness.js";
 
 let t: TestServer;
 beforeAll(async () => {
@@ -12,13 +12,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-let n = 0;
-async function worker(actions: string[], slots = 10): Promise<RawWorker> {
-  const w = new RawWorker(t.workers(), `w-delivery-${++n}`, actions, slots);
-  await w.register();
-  w.subscribe();
-  return w;
-}
+const worker = (actions: string[], slots = 10) => connectWorker(t.workers(), "w-delivery", actions, slots);
 
 const get = async (id: string) => (await t.client().getSaga({ id })).saga!;
 const events = (id: string) => sagaHistory(t.client(), id);

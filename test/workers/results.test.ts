@@ -5,7 +5,7 @@ import { EventType, SagaStatus, StepStatus, TaskPhase, TaskState } from "../../s
 import { eventsOfType, sagaHistory } from "../helpers/saga-history.js";
 import { errorInfo, expectCode, ms } from "../helpers/rpc.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
-import { FAST_WORKERS, RawWorker, sagaUntil, toValue } from "./worker-harness.js";
+import { FAST_WORKERS, RawWorker, connectWorker, sagaUntil, toValue } from "./worker-harness.js";
 
 let t: TestServer;
 beforeAll(async () => {
@@ -15,13 +15,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-let n = 0;
-async function worker(actions: string[]): Promise<RawWorker> {
-  const w = new RawWorker(t.workers(), `w-results-${++n}`, actions);
-  await w.register();
-  w.subscribe();
-  return w;
-}
+const worker = (actions: string[]) => connectWorker(t.workers(), "w-results", actions);
 const get = async (id: string) => (await t.client().getSaga({ id })).saga!;
 
 describe("results", () => {

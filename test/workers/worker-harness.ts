@@ -130,3 +130,13 @@ export async function sagaUntil(client: SagaClient, id: string, done: SagaStatus
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+let workers = 0;
+
+/** A registered, subscribed RawWorker with a fresh instance id (`prefix-N`). */
+export async function connectWorker(client: WorkerClient, prefix: string, actions: string[], slots = 10): Promise<RawWorker> {
+  const w = new RawWorker(client, `${prefix}-${++workers}`, actions, slots);
+  await w.register();
+  w.subscribe();
+  return w;
+}
