@@ -235,7 +235,10 @@ export function createWorkerService(deps: WorkerServiceDeps): ServiceImpl<typeof
       if (retryAfterMs < 0) throw new DomainError("INVALID_ARGUMENT", "retry_after: must not be negative", [{ field: "retry_after", description: "must not be negative" }]);
       const kind = req.errorKind === "" ? "ERROR" : req.errorKind;
       if (kind.length > 64) throw new DomainError("INVALID_ARGUMENT", "error_kind: at most 64 characters", [{ field: "error_kind", description: "at most 64 characters" }]);
-      const message = req.message.length > 4096 ? `${req.message.slice(0, 4096)}…` : req.message;
+      // Details are kept with the failure, in the step's error text (the history has no other field for them).
+      const details = req.details && Object.keys(req.details).length > 0 ? ` ${JSON.stringify(req.details)}` : "";
+      const full = `${req.message}${details}`;
+      const message = full.length > 4096 ? `${full.slice(0, 4096)}…` : full;
       const outcome = await report(req.token, { kind: "failed", errorKind: kind, message, retryable: req.retryable, retryAfterMs });
       return { alreadyRecorded: outcome.alreadyRecorded };
     },

@@ -35,9 +35,9 @@ describe("results", () => {
     const second = await w.nextTask(2);
     expect(second.attempt).toBe(2);
     await w.ack(second);
-    await t.workers().failTask({ token: second.token, errorKind: "CARD_DECLINED", message: "declined", retryable: false });
+    await t.workers().failTask({ token: second.token, errorKind: "CARD_DECLINED", message: "declined", retryable: false, details: { code: "05" } });
     const failed = await sagaUntil(t.client(), saga!.id, (s) => s.status === SagaStatus.FAILED);
-    expect(failed.steps[0]).toMatchObject({ status: StepStatus.FAILED, errorKind: "CARD_DECLINED", error: "declined", retryCount: 2 });
+    expect(failed.steps[0]).toMatchObject({ status: StepStatus.FAILED, errorKind: "CARD_DECLINED", error: 'declined {"code":"05"}', retryCount: 2 });
     await w.close();
   });
 
