@@ -50,6 +50,12 @@ export interface Config {
    * 0 (the default) keeps every saga. FAILED and COMPENSATION_FAILED are never deleted by it.
    */
   readonly retentionDays: number;
+  /** How often workers heartbeat; a session lives 3 × this past its last heartbeat. */
+  readonly workerHeartbeatMs: number;
+  /** An offer to a worker not acknowledged this soon is offered again. */
+  readonly workerAckTimeoutMs: number;
+  /** Requeues of one attempt after lost workers, before the step fails with WORKER_LOST. */
+  readonly workerMaxRequeues: number;
 }
 
 /** How log lines are written. */
@@ -148,6 +154,18 @@ const SETTINGS = {
     flag: "--retention-days", env: "SAGAD_RETENTION_DAYS", arg: "<days>", default: "0",
     help: "delete COMPLETED, COMPENSATED and CANCELLED sagas that finished more than this many days ago (0: keep every saga); FAILED and COMPENSATION_FAILED are never deleted",
   },
+  workerHeartbeatMs: {
+    flag: "--worker-heartbeat-ms", env: "SAGAD_WORKER_HEARTBEAT_MS", arg: "<ms>", default: "5000",
+    help: "how often workers heartbeat; a worker silent for 3 × this loses its tasks to others (same attempt)",
+  },
+  workerAckTimeoutMs: {
+    flag: "--worker-ack-timeout-ms", env: "SAGAD_WORKER_ACK_TIMEOUT_MS", arg: "<ms>", default: "10000",
+    help: "an offer to a worker not acknowledged this soon is offered again, without using an attempt",
+  },
+  workerMaxRequeues: {
+    flag: "--worker-max-requeues", env: "SAGAD_WORKER_MAX_REQUEUES", arg: "<n>", default: "3",
+    help: "times one attempt is offered again after its worker was lost, before the step fails with WORKER_LOST",
+  },
 } as const satisfies Record<string, Setting>;
 
 type Key = keyof typeof SETTINGS;
@@ -217,6 +235,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): Con
     breakerOpenMs: int("breakerOpenMs", 10),
     // At most 100 years, so the cutoff is always a date Postgres and JavaScript can both hold.
     retentionDays: int("retentionDays", 0, MAX_RETENTION_DAYS),
+    workerHeartbeatMs: int("workerHeartbeatMs", 100, 600_000),
+    workerAckTimeoutMs: int("workerAckTimeoutMs", 100, 600_000),
+    workerMaxRequeues: int("workerMaxRequeues", 0, 100),
   });
 }
 

@@ -48,6 +48,7 @@ export async function serve(argv: readonly string[]): Promise<void> {
       corsOrigins: config.corsOrigins,
       breaker: { failures: config.breakerFailures, openMs: config.breakerOpenMs },
       retentionDays: config.retentionDays,
+      workers: { heartbeatIntervalMs: config.workerHeartbeatMs, ackTimeoutMs: config.workerAckTimeoutMs, maxRequeues: config.workerMaxRequeues },
       logger,
       // Embedded means a developer's machine: hand them a working admin token (see README).
       bootstrapAdminToken: embedded !== null,

@@ -24,6 +24,9 @@ describe("loadConfig", () => {
       breakerFailures: 5,
       breakerOpenMs: 10_000,
       retentionDays: 0,
+      workerHeartbeatMs: 5000,
+      workerAckTimeoutMs: 10000,
+      workerMaxRequeues: 3,
     });
     expect(config.replicaId).toMatch(new RegExp(`-${process.pid}-[0-9a-f]{4}$`));
     expect(Object.isFrozen(config)).toBe(true);
@@ -81,7 +84,21 @@ describe("loadConfig", () => {
       rootPostgresDir: "/srv/sagad-postgres",
       corsOrigins: ["https://app.example.com", "http://localhost:5173"],
       retentionDays: 30,
+      workerHeartbeatMs: 5000,
+      workerAckTimeoutMs: 10000,
+      workerMaxRequeues: 3,
     });
+  });
+
+  it("worker timing: defaults, variables, flags, and bounds", () => {
+    expect(loadConfig({}, [])).toMatchObject({ workerHeartbeatMs: 5000, workerAckTimeoutMs: 10000, workerMaxRequeues: 3 });
+    expect(loadConfig({ SAGAD_WORKER_HEARTBEAT_MS: "1000", SAGAD_WORKER_MAX_REQUEUES: "0" }, ["--worker-ack-timeout-ms", "2000"])).toMatchObject({
+      workerHeartbeatMs: 1000,
+      workerAckTimeoutMs: 2000,
+      workerMaxRequeues: 0,
+    });
+    expect(() => loadConfig({}, ["--worker-heartbeat-ms", "50"])).toThrow('--worker-heartbeat-ms must be an integer from 100 to 600000, got "50"');
+    expect(() => loadConfig({ SAGAD_WORKER_MAX_REQUEUES: "-1" }, [])).toThrow('SAGAD_WORKER_MAX_REQUEUES must be an integer from 0 to 100, got "-1"');
   });
 
   it("keeps every saga unless told a retention in days, flag beating variable", () => {
