@@ -2,6 +2,7 @@ import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import type { Logger } from "pino";
 import { Health } from "../gen/health/v1/health_pb.js";
+import { WorkerService } from "../gen/saga/v1/worker_pb.js";
 import * as reflectionV1 from "../gen/grpc/reflection/v1/reflection_pb.js";
 import * as reflectionV1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import type { Metrics } from "./metrics.js";
@@ -17,6 +18,16 @@ const QUIET_SERVICES: ReadonlySet<string> = new Set([
   reflectionV1.ServerReflection.typeName,
   reflectionV1alpha.ServerReflection.typeName,
 ]);
+
+/**
+ * Worker calls made once per task or per heartbeat: a fleet of workers makes hundreds a second, so
+ * those that succeed are logged at debug (metrics count them); a failed one is still logged at info.
+ */
+const QUIET_WHEN_OK: ReadonlySet<string> = new Set(
+  (["pollTasks", "ackTasks", "heartbeat", "completeTask", "failTask", "reportCancelled"] as const).map(
+    (m) => `${WorkerService.typeName}/${WorkerService.method[m].name}`,
+  ),
+);
 
 /**
  * Logs one line per RPC when it ends, and counts it (and its latency) in the metrics: service,
@@ -42,7 +53,7 @@ export function rpcInterceptor(logger: Logger, metrics: Metrics): Interceptor {
         protocol: protocolOf(req.header.get("content-type")),
         token: req.contextValues.get(principalKey)?.tokenName ?? null,
       };
-      if (QUIET_SERVICES.has(service)) logger.debug(line, "rpc");
+      if (QUIET_SERVICES.has(service) || (code === "ok" && QUIET_WHEN_OK.has(`${service}/${method}`))) logger.debug(line, "rpc");
       else logger.info(line, "rpc");
     };
     let res;

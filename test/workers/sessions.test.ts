@@ -121,6 +121,13 @@ describe("session log lines", () => {
         lines.filter((l) => l.instance_id === who && l.msg.startsWith("worker session ")).map((l) => `${l.msg}${l.why ? ` (${String(l.why)})` : ""}`);
       expect(about("w-log-drained")).toEqual(["worker session started", "worker session draining", "worker session ended (drained)"]);
       expect(about("w-log-silent")).toEqual(["worker session started", "worker session ended (heartbeats stopped)"]);
+      // Heartbeats that succeed are not logged at info; a refused one is, and registering always is.
+      const rpcs = lines.filter((l) => l.msg === "rpc").map((l) => `${String(l.method)} ${String(l.code)}`);
+      expect(rpcs).toContain("RegisterWorker ok");
+      expect(rpcs).toContain("Drain ok");
+      expect(rpcs.filter((r) => r === "Heartbeat ok")).toEqual([]);
+      await expect(logged.workers().heartbeat({ sessionId: silent.sessionId })).rejects.toThrow(/not found or expired/);
+      expect(lines.filter((l) => l.msg === "rpc").map((l) => `${String(l.method)} ${String(l.code)}`)).toContain("Heartbeat not_found");
       await silent.close();
     } finally {
       await logged.close();
