@@ -1,8 +1,8 @@
 import type { Command } from "commander";
-import { ListWorkersResponseSchema, WorkerSchema, type Worker, type WorkerAction } from "../client/index.js";
+import { WorkerSchema, type Worker, type WorkerAction } from "../client/index.js";
 import type { CliContext } from "./context.js";
 import { formatAge } from "./format.js";
-import { messageJson, renderTable } from "./output.js";
+import { printList, renderTable } from "./output.js";
 import type { Run } from "./run.js";
 
 /** `sagad worker …`: the remote workers connected to sagad, as an operator checks on them. */
@@ -14,17 +14,9 @@ export function addWorkerCommands(program: Command, run: Run): void {
     .description("every live worker session, on every replica, oldest first")
     .option("--action <name>", "only workers serving this action")
     .action(run(async (ctx, opts: { action?: string }) => {
-      const response = await ctx.workers().listWorkers({ action: opts.action ?? "" });
-      const { workers } = response;
-      if (ctx.output === "json") {
-        // The whole response, as the API's JSON has it; `workers` is there even when empty, so
-        // `jq '.workers[]'` works on an empty list too.
-        ctx.out(JSON.stringify({ workers: [], ...(messageJson(ListWorkersResponseSchema, response) as object) }, null, 2));
-      } else if (ctx.output === "jsonl") {
-        for (const w of workers) ctx.out(JSON.stringify(messageJson(WorkerSchema, w)));
-      } else if (workers.length > 0) {
-        ctx.out(workerTable(ctx, workers, Date.now()));
-      }
+      const { workers } = await ctx.workers().listWorkers({ action: opts.action ?? "" });
+      // Like saga list and def list: a JSON array for -o json, one object a line for jsonl.
+      if (workers.length > 0 || ctx.output !== "table") printList(ctx, WorkerSchema, workers, () => workerTable(ctx, workers, Date.now()));
       // On stderr, so stdout stays empty (table) or valid JSON for scripts; nobody connected is
       // an answer, not an error.
       if (workers.length === 0) ctx.err(`sagad: no workers connected${opts.action === undefined ? "" : ` serving "${opts.action}"`}`);

@@ -80,11 +80,11 @@ describe("sagad worker list (CLI)", { timeout: 90_000 }, () => {
     expect(tableRows(ship.stdout).rows.map((r) => r[0])).toEqual(["cli-w-shipping"]);
   });
 
-  it("-o json prints the ListWorkersResponse as proto JSON; -o jsonl one worker per line", async () => {
+  it("-o json prints the workers as a JSON array (as saga list does); -o jsonl one worker per line", async () => {
     const [json, jsonl] = await Promise.all([cli("worker", "list", "-o", "json"), cli("-o", "jsonl", "worker", "list")]);
 
     expect(json.code, json.stderr).toBe(0);
-    const response = JSON.parse(json.stdout) as { workers: Record<string, unknown>[] };
+    const response = { workers: JSON.parse(json.stdout) as Record<string, unknown>[] };
     expect(response.workers).toHaveLength(2);
     expect(response.workers[0]).toMatchObject({
       sessionId: sessions[0]!.sessionId,
@@ -115,7 +115,7 @@ describe("sagad worker list (CLI)", { timeout: 90_000 }, () => {
       expect(result.stderr).toBe('sagad: no workers connected serving "cli-nobody-serves-this"\n');
     }
     expect(table.stdout).toBe("");
-    expect(JSON.parse(json.stdout)).toEqual({ workers: [] });
+    expect(JSON.parse(json.stdout)).toEqual([]);
     expect(jsonl.stdout).toBe("");
   });
 
