@@ -314,9 +314,11 @@ export class TaskDispatcher implements TaskListener {
    * silently dropped does) loses its stream here, so no offer goes to it again.
    */
   private async refreshHeld(): Promise<void> {
-    const alive = await this.opts.sessions.alive([...this.sessions.keys()], this.opts.clock.now());
-    for (const session of [...this.sessions.values()]) {
-      if (alive.has(session.id)) continue;
+    // Only the sessions asked about: one that subscribed during the query is not known dead.
+    const asked = [...this.sessions.values()];
+    const alive = await this.opts.sessions.alive(asked.map((s) => s.id), this.opts.clock.now());
+    for (const session of asked) {
+      if (alive.has(session.id) || this.sessions.get(session.id) !== session) continue;
       this.opts.logger.info({ session_id: session.id, instance_id: session.instanceId }, "worker session expired; closing its stream here");
       session.close();
       this.forgetIfIdle(session);

@@ -149,7 +149,9 @@ describe("workers that only look alive", () => {
     await silent.nextTask(); // never acknowledged
     const answering = await worker(["silenced"]);
     const task = await answering.nextTask();
-    expect(task.delivery).toBe(2);
+    // Delivery 2, unless the first offer expired before `answering` had subscribed (a loaded
+    // machine): then, nobody else there, the silent session got it again first.
+    expect(task.delivery).toBeGreaterThanOrEqual(2);
     silent.stopHeartbeats();
     // Its session expires while the stream still looks open: the replica ends the stream.
     await silent.waitFor(() => silent.ended, 5_000);
