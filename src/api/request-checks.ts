@@ -1,3 +1,4 @@
+import { nestsDeeperThan } from "../domain/validate-config.js";
 import { invalidArgument } from "../domain/errors.js";
 import type { JsonObject } from "../domain/types.js";
 
@@ -19,9 +20,7 @@ export function requireStepName(step: string, field = "step"): string {
 /** Bounds a caller-supplied JSON object (SkipStep's stand-in output) like a step config. */
 export function checkJsonObject(value: JsonObject, field: string, maxBytes: number, maxDepth: number): JsonObject {
   // Checked before anything recursive touches it, so a hostile nesting cannot overflow the stack.
-  const tooDeep = (v: unknown, level: number): boolean =>
-    v !== null && typeof v === "object" && (level >= maxDepth || Object.values(v as object).some((c) => tooDeep(c, level + 1)));
-  if (tooDeep(value, 0)) throw invalidArgument([{ field, description: `nests deeper than ${maxDepth} levels` }]);
+  if (nestsDeeperThan(value, maxDepth)) throw invalidArgument([{ field, description: `nests deeper than ${maxDepth} levels` }]);
   const notFinite = (v: unknown): boolean =>
     typeof v === "number" ? !Number.isFinite(v) : v !== null && typeof v === "object" && Object.values(v as object).some(notFinite);
   if (notFinite(value)) throw invalidArgument([{ field, description: "numbers must be finite (no NaN or Infinity)" }]);

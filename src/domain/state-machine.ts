@@ -43,6 +43,16 @@ export interface AttemptFailure {
 }
 
 /**
+ * The input reporting a failed attempt of `phase`, for every executor (embedded actions, workers,
+ * the task sweeps). A `retryAfterMs` of 0 is left out: no hint.
+ */
+export function attemptFailed(phase: AttemptPhase, failure: AttemptFailure): SagaInput {
+  const { retryAfterMs, ...rest } = failure;
+  const reported = retryAfterMs ? { ...rest, retryAfterMs } : rest;
+  return phase === "action" ? { type: "stepFailed", ...reported } : { type: "compensationFailed", ...reported };
+}
+
+/**
  * An attempt the engine did not make because the action's circuit breaker refused it. The attempt
  * is given back (the retried one has the same number and budget) and the step waits until `until`,
  * when the breaker lets a probe through; the replica holding the saga may wake it earlier.

@@ -31,7 +31,7 @@ export function checkConfig(
   checkRef: RefCheck,
   report: Violations,
 ): void {
-  if (deeperThan(config, limits.maxJsonDepth)) {
+  if (nestsDeeperThan(config, limits.maxJsonDepth)) {
     report.add(field, `nests objects and arrays deeper than ${limits.maxJsonDepth} levels`);
     return;
   }
@@ -51,12 +51,16 @@ export function checkConfig(
   }
 }
 
-/** Stops descending as soon as the limit is passed, so a hostile depth costs at most `max` frames. */
-function deeperThan(value: Json, max: number): boolean {
+/**
+ * Whether objects and arrays nest deeper than `max` levels (the value itself is level 1). Stops
+ * descending as soon as the limit is passed, so a hostile depth costs at most `max` frames; check
+ * it before anything else walks a caller's JSON.
+ */
+export function nestsDeeperThan(value: Json, max: number): boolean {
   if (value === null || typeof value !== "object") return false;
   if (max <= 0) return true;
   const children = Array.isArray(value) ? value : Object.values(value);
-  return children.some((child) => deeperThan(child, max - 1));
+  return children.some((child) => nestsDeeperThan(child, max - 1));
 }
 
 /** NaN and ±Infinity are not JSON: JSON.stringify would silently turn them into null. */

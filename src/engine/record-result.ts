@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { DomainError } from "../domain/errors.js";
-import type { SagaInput } from "../domain/state-machine.js";
+import { attemptFailed, type SagaInput } from "../domain/state-machine.js";
 import type { RecordedResult, TaskResult } from "../domain/task-writes.js";
 import type { Json, JsonObject } from "../domain/types.js";
 import type { TaskRef, TaskRow, TaskStore } from "../store/task-store.js";
@@ -64,9 +64,7 @@ function settledOutcome(task: TaskRow, row: TaskRow, ref: TaskRef, digest: strin
 function toInput(row: TaskRow, report: WorkerReport): { input: SagaInput; result: TaskResult; recordedAs?: ReportOutcome["recordedAs"] } {
   const base = { step: row.step, attempt: row.attempt };
   const failure = (errorKind: string, error: string, retryable: boolean, retryAfterMs = 0): SagaInput =>
-    row.phase === "action"
-      ? { type: "stepFailed", ...base, error, errorKind, retryable, ...(retryAfterMs > 0 ? { retryAfterMs } : {}) }
-      : { type: "compensationFailed", ...base, error, errorKind, retryable, ...(retryAfterMs > 0 ? { retryAfterMs } : {}) };
+    attemptFailed(row.phase, { ...base, error, errorKind, retryable, retryAfterMs });
   switch (report.kind) {
     case "completed": {
       if (row.phase === "compensate") return { input: { type: "compensationSucceeded", ...base }, result: "succeeded" };

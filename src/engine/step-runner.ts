@@ -7,7 +7,8 @@ import type { AttemptOutcome, EngineObserver } from "./engine-observer.js";
 import type { Clock } from "../domain/clock.js";
 import { DomainError } from "../domain/errors.js";
 import { sagaOutputs } from "../domain/outputs.js";
-import type { SagaInput } from "../domain/state-machine.js";
+import { idempotencyKey } from "../domain/attempt-phase.js";
+import { attemptFailed, type SagaInput } from "../domain/state-machine.js";
 import { renderTemplates } from "../domain/templates.js";
 import type { JsonObject, SagaState, StepState } from "../domain/types.js";
 
@@ -79,12 +80,8 @@ export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, 
     cancelTimeout();
     settle(input);
   };
-  const failure = (error: string, errorKind: string, retryable: boolean, retryAfterMs?: number): SagaInput => {
-    const after = retryAfterMs ? { retryAfterMs } : {};
-    return phase === "action"
-      ? { type: "stepFailed", step: step.name, attempt, error, errorKind, retryable, ...after }
-      : { type: "compensationFailed", step: step.name, attempt, error, errorKind, retryable, ...after };
-  };
+  const failure = (error: string, errorKind: string, retryable: boolean, retryAfterMs?: number): SagaInput =>
+    attemptFailed(phase, { step: step.name, attempt, error, errorKind, retryable, retryAfterMs });
 
   const abort = (cause: AbortCause) => {
     if (settled) return;
@@ -156,7 +153,7 @@ export function runAttempt(deps: AttemptDeps, saga: SagaState, step: StepState, 
       step: step.name,
       phase,
       attempt,
-      idempotencyKey: phase === "action" ? `${saga.id}/${step.name}` : `${saga.id}/${step.name}/compensate`,
+      idempotencyKey: idempotencyKey(saga.id, step.name, phase),
       config,
       vars: saga.vars,
       outputs,

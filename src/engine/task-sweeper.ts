@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Clock } from "../domain/clock.js";
-import type { SagaInput } from "../domain/state-machine.js";
+import { attemptFailed, type SagaInput } from "../domain/state-machine.js";
 import type { TaskRow, TaskStore, OverdueKind } from "../store/task-store.js";
 import type { WorkerSessionStore } from "../store/worker-session-store.js";
 import type { Engine } from "./engine.js";
@@ -105,6 +105,5 @@ export class TaskSweeper {
 }
 
 function failure(row: TaskRow, errorKind: string, error: string, retryable: boolean): SagaInput {
-  const base = { step: row.step, attempt: row.attempt, error, errorKind, retryable };
-  return row.phase === "action" ? { type: "stepFailed", ...base } : { type: "compensationFailed", ...base };
+  return attemptFailed(row.phase, { step: row.step, attempt: row.attempt, error, errorKind, retryable });
 }

@@ -1,3 +1,4 @@
+import { attemptFailed } from "../domain/state-machine.js";
 import type { Logger } from "pino";
 import type { Clock } from "../domain/clock.js";
 import { DomainError } from "../domain/errors.js";
@@ -270,8 +271,7 @@ export class TaskDispatcher implements TaskListener {
   /** A config that cannot be rendered fails the attempt for good, as for an embedded action. */
   private async templateFailed(ref: TaskRef, saga: SagaState, message: string): Promise<void> {
     const step = saga.steps[ref.stepIdx]!;
-    const base = { step: step.name, attempt: ref.attempt, error: message, errorKind: "TEMPLATE_ERROR", retryable: false };
-    const input = ref.phase === "action" ? ({ type: "stepFailed", ...base } as const) : ({ type: "compensationFailed", ...base } as const);
+    const input = attemptFailed(ref.phase, { step: step.name, attempt: ref.attempt, error: message, errorKind: "TEMPLATE_ERROR", retryable: false });
     await this.opts.engine
       .applyResult(saga.id, input, { key: ref, result: "failed", digest: null })
       .catch((err: unknown) => this.opts.logger.warn({ err, saga_id: saga.id }, "could not record a template error"));

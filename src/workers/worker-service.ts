@@ -4,6 +4,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import type { Clock } from "../domain/clock.js";
 import { DomainError } from "../domain/errors.js";
+import { nestsDeeperThan } from "../domain/validate-config.js";
 import type { Json, JsonObject } from "../domain/types.js";
 import type { Engine } from "../engine/engine.js";
 import { recordWorkerReport, type ReportOutcome, type WorkerReport } from "../engine/record-result.js";
@@ -291,9 +292,7 @@ function message(value: SubscribeResponse["message"]): SubscribeResponse {
 
 /** Why an output cannot be a step's output (too big or too deep), or null; non-objects are the result path's call. */
 function outputProblem(output: Json, maxBytes: number, maxDepth: number): string | null {
-  const tooDeep = (v: unknown, level: number): boolean =>
-    v !== null && typeof v === "object" && (level >= maxDepth || Object.values(v as object).some((c) => tooDeep(c, level + 1)));
-  if (tooDeep(output, 0)) return `nests deeper than ${maxDepth} levels`;
+  if (nestsDeeperThan(output, maxDepth)) return `nests deeper than ${maxDepth} levels`;
   const bytes = Buffer.byteLength(JSON.stringify(output), "utf8");
   if (bytes > maxBytes) return `is ${bytes} bytes; the limit is ${maxBytes}`;
   return null;
