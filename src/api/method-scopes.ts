@@ -16,6 +16,7 @@ export const SAGA_SERVICE_SCOPES = {
   listSagas: "sagas:read",
   watchSaga: "sagas:read",
   listCircuits: "sagas:read",
+  whoAmI: "sagas:read",
   createSaga: "sagas:execute",
   retrySaga: "sagas:execute",
   rollbackSaga: "sagas:execute",

@@ -153,6 +153,11 @@ export function createSagaService(deps: SagaServiceDeps): ServiceImpl<typeof Sag
     listCircuits() {
       return { replicaId: engine.replicaId, circuits: engine.circuits.list().map(circuitToProto) };
     },
+
+    whoAmI(_req, context) {
+      const principal = context.values.get(principalKey);
+      return { tokenName: principal?.tokenName ?? "", scopes: [...(principal?.scopes ?? [])].sort() };
+    },
   };
 }
 

@@ -34,6 +34,7 @@ const SAGA_CALLS: Record<SagaRpc, (client: SagaClient) => Promise<unknown>> = {
     }
   },
   listCircuits: (c) => c.listCircuits({}),
+  whoAmI: (c) => c.whoAmI({}),
   createSaga: (c) => c.createSaga({ name: "matrix", steps: [{ name: "a", action: "noop" }] }),
   retrySaga: (c) => c.retrySaga({ id: UNKNOWN_ID }),
   rollbackSaga: (c) => c.rollbackSaga({ id: UNKNOWN_ID }),
@@ -48,6 +49,7 @@ const SAGA_NEEDS: Record<SagaRpc, Need> = {
   listSagas: "read",
   watchSaga: "read",
   listCircuits: "read",
+  whoAmI: "read",
   createSaga: "execute",
   retrySaga: "execute",
   rollbackSaga: "execute",

@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file saga/v1/saga.proto.
  */
 export const file_saga_v1_saga: GenFile = /*@__PURE__*/
-  fileDesc("ChJzYWdhL3YxL3NhZ2EucHJvdG8SB3NhZ2EudjEijgMKC1JldHJ5UG9saWN5EhQKDG1heF9hdHRlbXB0cxgBIAEoBRIhCgdiYWNrb2ZmGAIgASgOMhAuc2FnYS52MS5CYWNrb2ZmEjMKEGluaXRpYWxfaW50ZXJ2YWwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLwoMbWF4X2ludGVydmFsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCm11bHRpcGxpZXIYBSABKAESDgoGaml0dGVyGAYgASgBEioKB3RpbWVvdXQYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SHAoUbm9uX3JldHJ5YWJsZV9lcnJvcnMYCCADKAkSPAoZc2NoZWR1bGVfdG9fc3RhcnRfdGltZW91dBgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI0ChFoZWFydGJlYXRfdGltZW91dBgKIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJzCgxDb21wZW5zYXRpb24SDgoGYWN0aW9uGAEgASgJEicKBmNvbmZpZxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKgoMcmV0cnlfcG9saWN5GAMgASgLMhQuc2FnYS52MS5SZXRyeVBvbGljeSK8AQoIU3RlcFNwZWMSDAoEbmFtZRgBIAEoCRIOCgZhY3Rpb24YAiABKAkSJwoGY29uZmlnGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgpkZXBlbmRzX29uGAQgAygJEikKCmNvbXBlbnNhdGUYBSABKAsyFS5zYWdhLnYxLkNvbXBlbnNhdGlvbhIqCgxyZXRyeV9wb2xpY3kYBiABKAsyFC5zYWdhLnYxLlJldHJ5UG9saWN5IqcECgRTdGVwEgwKBG5hbWUYASABKAkSIwoGc3RhdHVzGAIgASgOMhMuc2FnYS52MS5TdGVwU3RhdHVzEg4KBmFjdGlvbhgDIAEoCRISCgpkZXBlbmRzX29uGAQgAygJEikKCmNvbXBlbnNhdGUYBSABKAsyFS5zYWdhLnYxLkNvbXBlbnNhdGlvbhInCgZjb25maWcYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EioKDHJldHJ5X3BvbGljeRgHIAEoCzIULnNhZ2EudjEuUmV0cnlQb2xpY3kSEwoLcmV0cnlfY291bnQYCCABKAUSJwoGb3V0cHV0GAkgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBINCgVlcnJvchgKIAEoCRISCgplcnJvcl9raW5kGAsgASgJEi4KCnN0YXJ0X3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWNvbXBsZXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEW5leHRfYXR0ZW1wdF90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBImCgp0YXNrX3N0YXRlGA8gASgOMhIuc2FnYS52MS5UYXNrU3RhdGUSDgoGd29ya2VyGBAgASgJEhUKDXRhc2tfcmVxdWV1ZXMYESABKAUiigYKBFNhZ2ESCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIjCgZzdGF0dXMYAyABKA4yEy5zYWdhLnYxLlNhZ2FTdGF0dXMSFAoMY3VycmVudF9zdGVwGAQgASgJEhMKC3JldHJ5X2NvdW50GAUgASgFEhMKC21heF9yZXRyaWVzGAYgASgFEg0KBWVycm9yGAcgASgJEhwKBXN0ZXBzGAggAygLMg0uc2FnYS52MS5TdGVwEisKB291dHB1dHMYCSADKAsyGi5zYWdhLnYxLlNhZ2EuT3V0cHV0c0VudHJ5EiUKBHZhcnMYCiADKAsyFy5zYWdhLnYxLlNhZ2EuVmFyc0VudHJ5EhIKCmRlZmluaXRpb24YCyABKAkSKQoGbGFiZWxzGAwgAygLMhkuc2FnYS52MS5TYWdhLkxhYmVsc0VudHJ5Ei4KDmZhaWx1cmVfcG9saWN5GA0gASgOMhYuc2FnYS52MS5GYWlsdXJlUG9saWN5EhAKCHNlcXVlbmNlGA4gASgDEi8KC2NyZWF0ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNY29tcGxldGVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcmVxdWVzdF9pZBgSIAEoCRIXCg9kZWZpbml0aW9uX25hbWUYEyABKAkSGgoSZGVmaW5pdGlvbl92ZXJzaW9uGBQgASgFGkcKDE91dHB1dHNFbnRyeRILCgNrZXkYASABKAkSJgoFdmFsdWUYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0OgI4ARorCglWYXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIqMDCglTYWdhRXZlbnQSEAoIc2VxdWVuY2UYASABKAMSIAoEdHlwZRgCIAEoDjISLnNhZ2EudjEuRXZlbnRUeXBlEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKC3NhZ2Ffc3RhdHVzGAQgASgOMhMuc2FnYS52MS5TYWdhU3RhdHVzEgwKBHN0ZXAYBSABKAkSKAoLc3RlcF9zdGF0dXMYBiABKA4yEy5zYWdhLnYxLlN0ZXBTdGF0dXMSDwoHYXR0ZW1wdBgHIAEoBRINCgVlcnJvchgIIAEoCRISCgplcnJvcl9raW5kGAkgASgJEicKBm91dHB1dBgKIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSNQoRbmV4dF9hdHRlbXB0X3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWFjdG9yGAwgASgJEg8KB21lc3NhZ2UYDSABKAkSEgoKdG9rZW5fbmFtZRgOIAEoCRIOCgZyZWFzb24YDyABKAkirAMKEUNyZWF0ZVNhZ2FSZXF1ZXN0EgwKBG5hbWUYASABKAkSIAoFc3RlcHMYAiADKAsyES5zYWdhLnYxLlN0ZXBTcGVjEjIKBHZhcnMYAyADKAsyJC5zYWdhLnYxLkNyZWF0ZVNhZ2FSZXF1ZXN0LlZhcnNFbnRyeRI2CgZsYWJlbHMYBCADKAsyJi5zYWdhLnYxLkNyZWF0ZVNhZ2FSZXF1ZXN0LkxhYmVsc0VudHJ5Ei4KDmZhaWx1cmVfcG9saWN5GAUgASgOMhYuc2FnYS52MS5GYWlsdXJlUG9saWN5EhMKC21heF9yZXRyaWVzGAYgASgFEhIKCnJlcXVlc3RfaWQYByABKAkSFgoKZGVmaW5pdGlvbhgIIAEoCUICGAESLgoOZGVmaW5pdGlvbl9yZWYYCSABKAsyFi5zYWdhLnYxLkRlZmluaXRpb25SZWYaKwoJVmFyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASIuCg1EZWZpbml0aW9uUmVmEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoBSJDChJDcmVhdGVTYWdhUmVzcG9uc2USGwoEc2FnYRgBIAEoCzINLnNhZ2EudjEuU2FnYRIQCgh3YXJuaW5ncxgCIAMoCSIcCg5HZXRTYWdhUmVxdWVzdBIKCgJpZBgBIAEoCSIuCg9HZXRTYWdhUmVzcG9uc2USGwoEc2FnYRgBIAEoCzINLnNhZ2EudjEuU2FnYSLuAgoQTGlzdFNhZ2FzUmVxdWVzdBIMCgRuYW1lGAEgASgJEiMKBnN0YXR1cxgCIAEoDjITLnNhZ2EudjEuU2FnYVN0YXR1cxI1CgZsYWJlbHMYAyADKAsyJS5zYWdhLnYxLkxpc3RTYWdhc1JlcXVlc3QuTGFiZWxzRW50cnkSEQoJcGFnZV9zaXplGAQgASgFEhIKCnBhZ2VfdG9rZW4YBSABKAkSFwoPZGVmaW5pdGlvbl9uYW1lGAYgASgJEhoKEmRlZmluaXRpb25fdmVyc2lvbhgHIAEoBRIxCg1jcmVhdGVkX2FmdGVyGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJKChFMaXN0U2FnYXNSZXNwb25zZRIcCgVzYWdhcxgBIAMoCzINLnNhZ2EudjEuU2FnYRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiPgoRRGVsZXRlU2FnYVJlcXVlc3QSCgoCaWQYASABKAkSDQoFZm9yY2UYAiABKAgSDgoGcmVhc29uGAMgASgJIiAKEkRlbGV0ZVNhZ2FSZXNwb25zZRIKCgJpZBgBIAEoCSIuChBSZXRyeVNhZ2FSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSIwChFSZXRyeVNhZ2FSZXNwb25zZRIbCgRzYWdhGAEgASgLMg0uc2FnYS52MS5TYWdhIjEKE1JvbGxiYWNrU2FnYVJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjMKFFJvbGxiYWNrU2FnYVJlc3BvbnNlEhsKBHNhZ2EYASABKAsyDS5zYWdhLnYxLlNhZ2EiLwoRQ2FuY2VsU2FnYVJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjEKEkNhbmNlbFNhZ2FSZXNwb25zZRIbCgRzYWdhGAEgASgLMg0uc2FnYS52MS5TYWdhImUKEFJldHJ5U3RlcFJlcXVlc3QSCgoCaWQYASABKAkSDAoEc3RlcBgCIAEoCRInCgZjb25maWcYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eg4KBnJlYXNvbhgEIAEoCSIwChFSZXRyeVN0ZXBSZXNwb25zZRIbCgRzYWdhGAEgASgLMg0uc2FnYS52MS5TYWdhImQKD1NraXBTdGVwUmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRzdGVwGAIgASgJEicKBm91dHB1dBgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDgoGcmVhc29uGAQgASgJIi8KEFNraXBTdGVwUmVzcG9uc2USGwoEc2FnYRgBIAEoCzINLnNhZ2EudjEuU2FnYSJ0ChBXYXRjaFNhZ2FSZXF1ZXN0EgoKAmlkGAEgASgJEhsKDmFmdGVyX3NlcXVlbmNlGAIgASgDSACIAQESDgoGZm9sbG93GAMgASgIEhQKDGJhdGNoX2V2ZW50cxgEIAEoCEIRCg9fYWZ0ZXJfc2VxdWVuY2UijgEKEVdhdGNoU2FnYVJlc3BvbnNlEiEKCHNuYXBzaG90GAEgASgLMg0uc2FnYS52MS5TYWdhSAASIwoFZXZlbnQYAiABKAsyEi5zYWdhLnYxLlNhZ2FFdmVudEgAEikKBmV2ZW50cxgDIAEoCzIXLnNhZ2EudjEuU2FnYUV2ZW50QmF0Y2hIAEIGCgRraW5kIjQKDlNhZ2FFdmVudEJhdGNoEiIKBmV2ZW50cxgBIAMoCzISLnNhZ2EudjEuU2FnYUV2ZW50IhUKE0xpc3RDaXJjdWl0c1JlcXVlc3QiTgoUTGlzdENpcmN1aXRzUmVzcG9uc2USEgoKcmVwbGljYV9pZBgBIAEoCRIiCghjaXJjdWl0cxgCIAMoCzIQLnNhZ2EudjEuQ2lyY3VpdCLEAgoHQ2lyY3VpdBILCgNrZXkYASABKAkSDgoGYWN0aW9uGAIgASgJEiQKBXN0YXRlGAMgASgOMhUuc2FnYS52MS5DaXJjdWl0U3RhdGUSHAoUY29uc2VjdXRpdmVfZmFpbHVyZXMYBCABKAUSFgoOdG90YWxfZmFpbHVyZXMYBSABKAMSFwoPdG90YWxfc3VjY2Vzc2VzGAYgASgDEhYKDnRvdGFsX3JlamVjdGVkGAcgASgDEhUKDXdhaXRpbmdfc3RlcHMYCCABKAUSLwoLb3BlbmVkX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjMKD25leHRfcHJvYmVfdGltZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKbGFzdF9lcnJvchgLIAEoCSqlAgoKU2FnYVN0YXR1cxIbChdTQUdBX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1NBR0FfU1RBVFVTX1BFTkRJTkcQARIXChNTQUdBX1NUQVRVU19SVU5OSU5HEAISGQoVU0FHQV9TVEFUVVNfQ09NUExFVEVEEAMSFgoSU0FHQV9TVEFUVVNfRkFJTEVEEAQSHAoYU0FHQV9TVEFUVVNfQ09NUEVOU0FUSU5HEAUSGwoXU0FHQV9TVEFUVVNfQ09NUEVOU0FURUQQBhIjCh9TQUdBX1NUQVRVU19DT01QRU5TQVRJT05fRkFJTEVEEAcSGgoWU0FHQV9TVEFUVVNfQ0FOQ0VMTElORxAIEhkKFVNBR0FfU1RBVFVTX0NBTkNFTExFRBAJKsMCCgpTdGVwU3RhdHVzEhsKF1NURVBfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTU1RFUF9TVEFUVVNfUEVORElORxABEhcKE1NURVBfU1RBVFVTX1JVTk5JTkcQAhIfChtTVEVQX1NUQVRVU19SRVRSWV9TQ0hFRFVMRUQQAxIZChVTVEVQX1NUQVRVU19DT01QTEVURUQQBBIWChJTVEVQX1NUQVRVU19GQUlMRUQQBRIXChNTVEVQX1NUQVRVU19TS0lQUEVEEAYSHAoYU1RFUF9TVEFUVVNfQ09NUEVOU0FUSU5HEAcSGwoXU1RFUF9TVEFUVVNfQ09NUEVOU0FURUQQCBIjCh9TVEVQX1NUQVRVU19DT01QRU5TQVRJT05fRkFJTEVEEAkSGQoVU1RFUF9TVEFUVVNfQ0FOQ0VMTEVEEAoqZwoNRmFpbHVyZVBvbGljeRIeChpGQUlMVVJFX1BPTElDWV9VTlNQRUNJRklFRBAAEhcKE0ZBSUxVUkVfUE9MSUNZX0hPTEQQARIdChlGQUlMVVJFX1BPTElDWV9DT01QRU5TQVRFEAIqYgoHQmFja29mZhIXChNCQUNLT0ZGX1VOU1BFQ0lGSUVEEAASEQoNQkFDS09GRl9GSVhFRBABEhIKDkJBQ0tPRkZfTElORUFSEAISFwoTQkFDS09GRl9FWFBPTkVOVElBTBADKm4KCVRhc2tTdGF0ZRIaChZUQVNLX1NUQVRFX1VOU1BFQ0lGSUVEEAASFQoRVEFTS19TVEFURV9RVUVVRUQQARIWChJUQVNLX1NUQVRFX09GRkVSRUQQAhIWChJUQVNLX1NUQVRFX1JVTk5JTkcQAyqWBAoJRXZlbnRUeXBlEhoKFkVWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABIbChdFVkVOVF9UWVBFX1NBR0FfQ1JFQVRFRBABEiIKHkVWRU5UX1RZUEVfU0FHQV9TVEFUVVNfQ0hBTkdFRBACEhsKF0VWRU5UX1RZUEVfU1RFUF9TVEFSVEVEEAMSHQoZRVZFTlRfVFlQRV9TVEVQX0NPTVBMRVRFRBAEEiMKH0VWRU5UX1RZUEVfU1RFUF9SRVRSWV9TQ0hFRFVMRUQQBRIaChZFVkVOVF9UWVBFX1NURVBfRkFJTEVEEAYSGwoXRVZFTlRfVFlQRV9TVEVQX1NLSVBQRUQQBxIZChVFVkVOVF9UWVBFX1NURVBfUkVTRVQQCBIjCh9FVkVOVF9UWVBFX0NPTVBFTlNBVElPTl9TVEFSVEVEEAkSJQohRVZFTlRfVFlQRV9DT01QRU5TQVRJT05fQ09NUExFVEVEEAoSKwonRVZFTlRfVFlQRV9DT01QRU5TQVRJT05fUkVUUllfU0NIRURVTEVEEAsSIgoeRVZFTlRfVFlQRV9DT01QRU5TQVRJT05fRkFJTEVEEAwSHQoZRVZFTlRfVFlQRV9TVEVQX0NBTkNFTExFRBANEh0KGUVWRU5UX1RZUEVfU1RFUF9SRUNPVkVSRUQQDhIcChhFVkVOVF9UWVBFX1NURVBfREVGRVJSRUQQDyp8CgxDaXJjdWl0U3RhdGUSHQoZQ0lSQ1VJVF9TVEFURV9VTlNQRUNJRklFRBAAEhgKFENJUkNVSVRfU1RBVEVfQ0xPU0VEEAESFgoSQ0lSQ1VJVF9TVEFURV9PUEVOEAISGwoXQ0lSQ1VJVF9TVEFURV9IQUxGX09QRU4QAzKcBgoLU2FnYVNlcnZpY2USRQoKQ3JlYXRlU2FnYRIaLnNhZ2EudjEuQ3JlYXRlU2FnYVJlcXVlc3QaGy5zYWdhLnYxLkNyZWF0ZVNhZ2FSZXNwb25zZRJBCgdHZXRTYWdhEhcuc2FnYS52MS5HZXRTYWdhUmVxdWVzdBoYLnNhZ2EudjEuR2V0U2FnYVJlc3BvbnNlIgOQAgESRwoJTGlzdFNhZ2FzEhkuc2FnYS52MS5MaXN0U2FnYXNSZXF1ZXN0Ghouc2FnYS52MS5MaXN0U2FnYXNSZXNwb25zZSIDkAIBEkUKCkRlbGV0ZVNhZ2ESGi5zYWdhLnYxLkRlbGV0ZVNhZ2FSZXF1ZXN0Ghsuc2FnYS52MS5EZWxldGVTYWdhUmVzcG9uc2USQgoJUmV0cnlTYWdhEhkuc2FnYS52MS5SZXRyeVNhZ2FSZXF1ZXN0Ghouc2FnYS52MS5SZXRyeVNhZ2FSZXNwb25zZRJLCgxSb2xsYmFja1NhZ2ESHC5zYWdhLnYxLlJvbGxiYWNrU2FnYVJlcXVlc3QaHS5zYWdhLnYxLlJvbGxiYWNrU2FnYVJlc3BvbnNlEkUKCkNhbmNlbFNhZ2ESGi5zYWdhLnYxLkNhbmNlbFNhZ2FSZXF1ZXN0Ghsuc2FnYS52MS5DYW5jZWxTYWdhUmVzcG9uc2USQgoJUmV0cnlTdGVwEhkuc2FnYS52MS5SZXRyeVN0ZXBSZXF1ZXN0Ghouc2FnYS52MS5SZXRyeVN0ZXBSZXNwb25zZRI/CghTa2lwU3RlcBIYLnNhZ2EudjEuU2tpcFN0ZXBSZXF1ZXN0Ghkuc2FnYS52MS5Ta2lwU3RlcFJlc3BvbnNlEkQKCVdhdGNoU2FnYRIZLnNhZ2EudjEuV2F0Y2hTYWdhUmVxdWVzdBoaLnNhZ2EudjEuV2F0Y2hTYWdhUmVzcG9uc2UwARJQCgxMaXN0Q2lyY3VpdHMSHC5zYWdhLnYxLkxpc3RDaXJjdWl0c1JlcXVlc3QaHS5zYWdhLnYxLkxpc3RDaXJjdWl0c1Jlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChJzYWdhL3YxL3NhZ2EucHJvdG8SB3NhZ2EudjEijgMKC1JldHJ5UG9saWN5EhQKDG1heF9hdHRlbXB0cxgBIAEoBRIhCgdiYWNrb2ZmGAIgASgOMhAuc2FnYS52MS5CYWNrb2ZmEjMKEGluaXRpYWxfaW50ZXJ2YWwYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLwoMbWF4X2ludGVydmFsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhIKCm11bHRpcGxpZXIYBSABKAESDgoGaml0dGVyGAYgASgBEioKB3RpbWVvdXQYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SHAoUbm9uX3JldHJ5YWJsZV9lcnJvcnMYCCADKAkSPAoZc2NoZWR1bGVfdG9fc3RhcnRfdGltZW91dBgJIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI0ChFoZWFydGJlYXRfdGltZW91dBgKIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJzCgxDb21wZW5zYXRpb24SDgoGYWN0aW9uGAEgASgJEicKBmNvbmZpZxgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKgoMcmV0cnlfcG9saWN5GAMgASgLMhQuc2FnYS52MS5SZXRyeVBvbGljeSK8AQoIU3RlcFNwZWMSDAoEbmFtZRgBIAEoCRIOCgZhY3Rpb24YAiABKAkSJwoGY29uZmlnGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBISCgpkZXBlbmRzX29uGAQgAygJEikKCmNvbXBlbnNhdGUYBSABKAsyFS5zYWdhLnYxLkNvbXBlbnNhdGlvbhIqCgxyZXRyeV9wb2xpY3kYBiABKAsyFC5zYWdhLnYxLlJldHJ5UG9saWN5IqcECgRTdGVwEgwKBG5hbWUYASABKAkSIwoGc3RhdHVzGAIgASgOMhMuc2FnYS52MS5TdGVwU3RhdHVzEg4KBmFjdGlvbhgDIAEoCRISCgpkZXBlbmRzX29uGAQgAygJEikKCmNvbXBlbnNhdGUYBSABKAsyFS5zYWdhLnYxLkNvbXBlbnNhdGlvbhInCgZjb25maWcYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EioKDHJldHJ5X3BvbGljeRgHIAEoCzIULnNhZ2EudjEuUmV0cnlQb2xpY3kSEwoLcmV0cnlfY291bnQYCCABKAUSJwoGb3V0cHV0GAkgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBINCgVlcnJvchgKIAEoCRISCgplcnJvcl9raW5kGAsgASgJEi4KCnN0YXJ0X3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKDWNvbXBsZXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKEW5leHRfYXR0ZW1wdF90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBImCgp0YXNrX3N0YXRlGA8gASgOMhIuc2FnYS52MS5UYXNrU3RhdGUSDgoGd29ya2VyGBAgASgJEhUKDXRhc2tfcmVxdWV1ZXMYESABKAUiigYKBFNhZ2ESCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRIjCgZzdGF0dXMYAyABKA4yEy5zYWdhLnYxLlNhZ2FTdGF0dXMSFAoMY3VycmVudF9zdGVwGAQgASgJEhMKC3JldHJ5X2NvdW50GAUgASgFEhMKC21heF9yZXRyaWVzGAYgASgFEg0KBWVycm9yGAcgASgJEhwKBXN0ZXBzGAggAygLMg0uc2FnYS52MS5TdGVwEisKB291dHB1dHMYCSADKAsyGi5zYWdhLnYxLlNhZ2EuT3V0cHV0c0VudHJ5EiUKBHZhcnMYCiADKAsyFy5zYWdhLnYxLlNhZ2EuVmFyc0VudHJ5EhIKCmRlZmluaXRpb24YCyABKAkSKQoGbGFiZWxzGAwgAygLMhkuc2FnYS52MS5TYWdhLkxhYmVsc0VudHJ5Ei4KDmZhaWx1cmVfcG9saWN5GA0gASgOMhYuc2FnYS52MS5GYWlsdXJlUG9saWN5EhAKCHNlcXVlbmNlGA4gASgDEi8KC2NyZWF0ZV90aW1lGA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNY29tcGxldGVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKcmVxdWVzdF9pZBgSIAEoCRIXCg9kZWZpbml0aW9uX25hbWUYEyABKAkSGgoSZGVmaW5pdGlvbl92ZXJzaW9uGBQgASgFGkcKDE91dHB1dHNFbnRyeRILCgNrZXkYASABKAkSJgoFdmFsdWUYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0OgI4ARorCglWYXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIqMDCglTYWdhRXZlbnQSEAoIc2VxdWVuY2UYASABKAMSIAoEdHlwZRgCIAEoDjISLnNhZ2EudjEuRXZlbnRUeXBlEigKBHRpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKC3NhZ2Ffc3RhdHVzGAQgASgOMhMuc2FnYS52MS5TYWdhU3RhdHVzEgwKBHN0ZXAYBSABKAkSKAoLc3RlcF9zdGF0dXMYBiABKA4yEy5zYWdhLnYxLlN0ZXBTdGF0dXMSDwoHYXR0ZW1wdBgHIAEoBRINCgVlcnJvchgIIAEoCRISCgplcnJvcl9raW5kGAkgASgJEicKBm91dHB1dBgKIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSNQoRbmV4dF9hdHRlbXB0X3RpbWUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWFjdG9yGAwgASgJEg8KB21lc3NhZ2UYDSABKAkSEgoKdG9rZW5fbmFtZRgOIAEoCRIOCgZyZWFzb24YDyABKAkiDwoNV2hvQW1JUmVxdWVzdCI0Cg5XaG9BbUlSZXNwb25zZRISCgp0b2tlbl9uYW1lGAEgASgJEg4KBnNjb3BlcxgCIAMoCSKsAwoRQ3JlYXRlU2FnYVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIgCgVzdGVwcxgCIAMoCzIRLnNhZ2EudjEuU3RlcFNwZWMSMgoEdmFycxgDIAMoCzIkLnNhZ2EudjEuQ3JlYXRlU2FnYVJlcXVlc3QuVmFyc0VudHJ5EjYKBmxhYmVscxgEIAMoCzImLnNhZ2EudjEuQ3JlYXRlU2FnYVJlcXVlc3QuTGFiZWxzRW50cnkSLgoOZmFpbHVyZV9wb2xpY3kYBSABKA4yFi5zYWdhLnYxLkZhaWx1cmVQb2xpY3kSEwoLbWF4X3JldHJpZXMYBiABKAUSEgoKcmVxdWVzdF9pZBgHIAEoCRIWCgpkZWZpbml0aW9uGAggASgJQgIYARIuCg5kZWZpbml0aW9uX3JlZhgJIAEoCzIWLnNhZ2EudjEuRGVmaW5pdGlvblJlZhorCglWYXJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ARotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIi4KDURlZmluaXRpb25SZWYSDAoEbmFtZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgFIkMKEkNyZWF0ZVNhZ2FSZXNwb25zZRIbCgRzYWdhGAEgASgLMg0uc2FnYS52MS5TYWdhEhAKCHdhcm5pbmdzGAIgAygJIhwKDkdldFNhZ2FSZXF1ZXN0EgoKAmlkGAEgASgJIi4KD0dldFNhZ2FSZXNwb25zZRIbCgRzYWdhGAEgASgLMg0uc2FnYS52MS5TYWdhIu4CChBMaXN0U2FnYXNSZXF1ZXN0EgwKBG5hbWUYASABKAkSIwoGc3RhdHVzGAIgASgOMhMuc2FnYS52MS5TYWdhU3RhdHVzEjUKBmxhYmVscxgDIAMoCzIlLnNhZ2EudjEuTGlzdFNhZ2FzUmVxdWVzdC5MYWJlbHNFbnRyeRIRCglwYWdlX3NpemUYBCABKAUSEgoKcGFnZV90b2tlbhgFIAEoCRIXCg9kZWZpbml0aW9uX25hbWUYBiABKAkSGgoSZGVmaW5pdGlvbl92ZXJzaW9uGAcgASgFEjEKDWNyZWF0ZWRfYWZ0ZXIYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjIKDmNyZWF0ZWRfYmVmb3JlGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkoKEUxpc3RTYWdhc1Jlc3BvbnNlEhwKBXNhZ2FzGAEgAygLMg0uc2FnYS52MS5TYWdhEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI+ChFEZWxldGVTYWdhUmVxdWVzdBIKCgJpZBgBIAEoCRINCgVmb3JjZRgCIAEoCBIOCgZyZWFzb24YAyABKAkiIAoSRGVsZXRlU2FnYVJlc3BvbnNlEgoKAmlkGAEgASgJIi4KEFJldHJ5U2FnYVJlcXVlc3QSCgoCaWQYASABKAkSDgoGcmVhc29uGAIgASgJIjAKEVJldHJ5U2FnYVJlc3BvbnNlEhsKBHNhZ2EYASABKAsyDS5zYWdhLnYxLlNhZ2EiMQoTUm9sbGJhY2tTYWdhUmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiMwoUUm9sbGJhY2tTYWdhUmVzcG9uc2USGwoEc2FnYRgBIAEoCzINLnNhZ2EudjEuU2FnYSIvChFDYW5jZWxTYWdhUmVxdWVzdBIKCgJpZBgBIAEoCRIOCgZyZWFzb24YAiABKAkiMQoSQ2FuY2VsU2FnYVJlc3BvbnNlEhsKBHNhZ2EYASABKAsyDS5zYWdhLnYxLlNhZ2EiZQoQUmV0cnlTdGVwUmVxdWVzdBIKCgJpZBgBIAEoCRIMCgRzdGVwGAIgASgJEicKBmNvbmZpZxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDgoGcmVhc29uGAQgASgJIjAKEVJldHJ5U3RlcFJlc3BvbnNlEhsKBHNhZ2EYASABKAsyDS5zYWdhLnYxLlNhZ2EiZAoPU2tpcFN0ZXBSZXF1ZXN0EgoKAmlkGAEgASgJEgwKBHN0ZXAYAiABKAkSJwoGb3V0cHV0GAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIOCgZyZWFzb24YBCABKAkiLwoQU2tpcFN0ZXBSZXNwb25zZRIbCgRzYWdhGAEgASgLMg0uc2FnYS52MS5TYWdhInQKEFdhdGNoU2FnYVJlcXVlc3QSCgoCaWQYASABKAkSGwoOYWZ0ZXJfc2VxdWVuY2UYAiABKANIAIgBARIOCgZmb2xsb3cYAyABKAgSFAoMYmF0Y2hfZXZlbnRzGAQgASgIQhEKD19hZnRlcl9zZXF1ZW5jZSKOAQoRV2F0Y2hTYWdhUmVzcG9uc2USIQoIc25hcHNob3QYASABKAsyDS5zYWdhLnYxLlNhZ2FIABIjCgVldmVudBgCIAEoCzISLnNhZ2EudjEuU2FnYUV2ZW50SAASKQoGZXZlbnRzGAMgASgLMhcuc2FnYS52MS5TYWdhRXZlbnRCYXRjaEgAQgYKBGtpbmQiNAoOU2FnYUV2ZW50QmF0Y2gSIgoGZXZlbnRzGAEgAygLMhIuc2FnYS52MS5TYWdhRXZlbnQiFQoTTGlzdENpcmN1aXRzUmVxdWVzdCJOChRMaXN0Q2lyY3VpdHNSZXNwb25zZRISCgpyZXBsaWNhX2lkGAEgASgJEiIKCGNpcmN1aXRzGAIgAygLMhAuc2FnYS52MS5DaXJjdWl0IsQCCgdDaXJjdWl0EgsKA2tleRgBIAEoCRIOCgZhY3Rpb24YAiABKAkSJAoFc3RhdGUYAyABKA4yFS5zYWdhLnYxLkNpcmN1aXRTdGF0ZRIcChRjb25zZWN1dGl2ZV9mYWlsdXJlcxgEIAEoBRIWCg50b3RhbF9mYWlsdXJlcxgFIAEoAxIXCg90b3RhbF9zdWNjZXNzZXMYBiABKAMSFgoOdG90YWxfcmVqZWN0ZWQYByABKAMSFQoNd2FpdGluZ19zdGVwcxgIIAEoBRIvCgtvcGVuZWRfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPbmV4dF9wcm9iZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpsYXN0X2Vycm9yGAsgASgJKqUCCgpTYWdhU3RhdHVzEhsKF1NBR0FfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTU0FHQV9TVEFUVVNfUEVORElORxABEhcKE1NBR0FfU1RBVFVTX1JVTk5JTkcQAhIZChVTQUdBX1NUQVRVU19DT01QTEVURUQQAxIWChJTQUdBX1NUQVRVU19GQUlMRUQQBBIcChhTQUdBX1NUQVRVU19DT01QRU5TQVRJTkcQBRIbChdTQUdBX1NUQVRVU19DT01QRU5TQVRFRBAGEiMKH1NBR0FfU1RBVFVTX0NPTVBFTlNBVElPTl9GQUlMRUQQBxIaChZTQUdBX1NUQVRVU19DQU5DRUxMSU5HEAgSGQoVU0FHQV9TVEFUVVNfQ0FOQ0VMTEVEEAkqwwIKClN0ZXBTdGF0dXMSGwoXU1RFUF9TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNTVEVQX1NUQVRVU19QRU5ESU5HEAESFwoTU1RFUF9TVEFUVVNfUlVOTklORxACEh8KG1NURVBfU1RBVFVTX1JFVFJZX1NDSEVEVUxFRBADEhkKFVNURVBfU1RBVFVTX0NPTVBMRVRFRBAEEhYKElNURVBfU1RBVFVTX0ZBSUxFRBAFEhcKE1NURVBfU1RBVFVTX1NLSVBQRUQQBhIcChhTVEVQX1NUQVRVU19DT01QRU5TQVRJTkcQBxIbChdTVEVQX1NUQVRVU19DT01QRU5TQVRFRBAIEiMKH1NURVBfU1RBVFVTX0NPTVBFTlNBVElPTl9GQUlMRUQQCRIZChVTVEVQX1NUQVRVU19DQU5DRUxMRUQQCipnCg1GYWlsdXJlUG9saWN5Eh4KGkZBSUxVUkVfUE9MSUNZX1VOU1BFQ0lGSUVEEAASFwoTRkFJTFVSRV9QT0xJQ1lfSE9MRBABEh0KGUZBSUxVUkVfUE9MSUNZX0NPTVBFTlNBVEUQAipiCgdCYWNrb2ZmEhcKE0JBQ0tPRkZfVU5TUEVDSUZJRUQQABIRCg1CQUNLT0ZGX0ZJWEVEEAESEgoOQkFDS09GRl9MSU5FQVIQAhIXChNCQUNLT0ZGX0VYUE9ORU5USUFMEAMqbgoJVGFza1N0YXRlEhoKFlRBU0tfU1RBVEVfVU5TUEVDSUZJRUQQABIVChFUQVNLX1NUQVRFX1FVRVVFRBABEhYKElRBU0tfU1RBVEVfT0ZGRVJFRBACEhYKElRBU0tfU1RBVEVfUlVOTklORxADKpYECglFdmVudFR5cGUSGgoWRVZFTlRfVFlQRV9VTlNQRUNJRklFRBAAEhsKF0VWRU5UX1RZUEVfU0FHQV9DUkVBVEVEEAESIgoeRVZFTlRfVFlQRV9TQUdBX1NUQVRVU19DSEFOR0VEEAISGwoXRVZFTlRfVFlQRV9TVEVQX1NUQVJURUQQAxIdChlFVkVOVF9UWVBFX1NURVBfQ09NUExFVEVEEAQSIwofRVZFTlRfVFlQRV9TVEVQX1JFVFJZX1NDSEVEVUxFRBAFEhoKFkVWRU5UX1RZUEVfU1RFUF9GQUlMRUQQBhIbChdFVkVOVF9UWVBFX1NURVBfU0tJUFBFRBAHEhkKFUVWRU5UX1RZUEVfU1RFUF9SRVNFVBAIEiMKH0VWRU5UX1RZUEVfQ09NUEVOU0FUSU9OX1NUQVJURUQQCRIlCiFFVkVOVF9UWVBFX0NPTVBFTlNBVElPTl9DT01QTEVURUQQChIrCidFVkVOVF9UWVBFX0NPTVBFTlNBVElPTl9SRVRSWV9TQ0hFRFVMRUQQCxIiCh5FVkVOVF9UWVBFX0NPTVBFTlNBVElPTl9GQUlMRUQQDBIdChlFVkVOVF9UWVBFX1NURVBfQ0FOQ0VMTEVEEA0SHQoZRVZFTlRfVFlQRV9TVEVQX1JFQ09WRVJFRBAOEhwKGEVWRU5UX1RZUEVfU1RFUF9ERUZFUlJFRBAPKnwKDENpcmN1aXRTdGF0ZRIdChlDSVJDVUlUX1NUQVRFX1VOU1BFQ0lGSUVEEAASGAoUQ0lSQ1VJVF9TVEFURV9DTE9TRUQQARIWChJDSVJDVUlUX1NUQVRFX09QRU4QAhIbChdDSVJDVUlUX1NUQVRFX0hBTEZfT1BFThADMtwGCgtTYWdhU2VydmljZRJFCgpDcmVhdGVTYWdhEhouc2FnYS52MS5DcmVhdGVTYWdhUmVxdWVzdBobLnNhZ2EudjEuQ3JlYXRlU2FnYVJlc3BvbnNlEkEKB0dldFNhZ2ESFy5zYWdhLnYxLkdldFNhZ2FSZXF1ZXN0Ghguc2FnYS52MS5HZXRTYWdhUmVzcG9uc2UiA5ACARJHCglMaXN0U2FnYXMSGS5zYWdhLnYxLkxpc3RTYWdhc1JlcXVlc3QaGi5zYWdhLnYxLkxpc3RTYWdhc1Jlc3BvbnNlIgOQAgESRQoKRGVsZXRlU2FnYRIaLnNhZ2EudjEuRGVsZXRlU2FnYVJlcXVlc3QaGy5zYWdhLnYxLkRlbGV0ZVNhZ2FSZXNwb25zZRJCCglSZXRyeVNhZ2ESGS5zYWdhLnYxLlJldHJ5U2FnYVJlcXVlc3QaGi5zYWdhLnYxLlJldHJ5U2FnYVJlc3BvbnNlEksKDFJvbGxiYWNrU2FnYRIcLnNhZ2EudjEuUm9sbGJhY2tTYWdhUmVxdWVzdBodLnNhZ2EudjEuUm9sbGJhY2tTYWdhUmVzcG9uc2USRQoKQ2FuY2VsU2FnYRIaLnNhZ2EudjEuQ2FuY2VsU2FnYVJlcXVlc3QaGy5zYWdhLnYxLkNhbmNlbFNhZ2FSZXNwb25zZRJCCglSZXRyeVN0ZXASGS5zYWdhLnYxLlJldHJ5U3RlcFJlcXVlc3QaGi5zYWdhLnYxLlJldHJ5U3RlcFJlc3BvbnNlEj8KCFNraXBTdGVwEhguc2FnYS52MS5Ta2lwU3RlcFJlcXVlc3QaGS5zYWdhLnYxLlNraXBTdGVwUmVzcG9uc2USRAoJV2F0Y2hTYWdhEhkuc2FnYS52MS5XYXRjaFNhZ2FSZXF1ZXN0Ghouc2FnYS52MS5XYXRjaFNhZ2FSZXNwb25zZTABElAKDExpc3RDaXJjdWl0cxIcLnNhZ2EudjEuTGlzdENpcmN1aXRzUmVxdWVzdBodLnNhZ2EudjEuTGlzdENpcmN1aXRzUmVzcG9uc2UiA5ACARI+CgZXaG9BbUkSFi5zYWdhLnYxLldob0FtSVJlcXVlc3QaFy5zYWdhLnYxLldob0FtSVJlc3BvbnNlIgOQAgFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * How a step (or a compensation) is retried. Every field is optional; zero values take the default.
@@ -607,6 +607,49 @@ export const SagaEventSchema: GenMessage<SagaEvent> = /*@__PURE__*/
   messageDesc(file_saga_v1_saga, 5);
 
 /**
+ * Request for WhoAmI.
+ *
+ * @generated from message saga.v1.WhoAmIRequest
+ */
+export type WhoAmIRequest = Message<"saga.v1.WhoAmIRequest"> & {
+};
+
+/**
+ * Describes the message saga.v1.WhoAmIRequest.
+ * Use `create(WhoAmIRequestSchema)` to create a new message.
+ */
+export const WhoAmIRequestSchema: GenMessage<WhoAmIRequest> = /*@__PURE__*/
+  messageDesc(file_saga_v1_saga, 6);
+
+/**
+ * Response for WhoAmI.
+ *
+ * @generated from message saga.v1.WhoAmIResponse
+ */
+export type WhoAmIResponse = Message<"saga.v1.WhoAmIResponse"> & {
+  /**
+   * The token's name (never its secret).
+   *
+   * @generated from field: string token_name = 1;
+   */
+  tokenName: string;
+
+  /**
+   * Its scopes, e.g. "sagas:read", "sagas:execute", "admin" (which includes every other).
+   *
+   * @generated from field: repeated string scopes = 2;
+   */
+  scopes: string[];
+};
+
+/**
+ * Describes the message saga.v1.WhoAmIResponse.
+ * Use `create(WhoAmIResponseSchema)` to create a new message.
+ */
+export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> = /*@__PURE__*/
+  messageDesc(file_saga_v1_saga, 7);
+
+/**
  * Request for CreateSaga.
  *
  * @generated from message saga.v1.CreateSagaRequest
@@ -686,7 +729,7 @@ export type CreateSagaRequest = Message<"saga.v1.CreateSagaRequest"> & {
  * Use `create(CreateSagaRequestSchema)` to create a new message.
  */
 export const CreateSagaRequestSchema: GenMessage<CreateSagaRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 6);
+  messageDesc(file_saga_v1_saga, 8);
 
 /**
  * A registered definition version.
@@ -714,7 +757,7 @@ export type DefinitionRef = Message<"saga.v1.DefinitionRef"> & {
  * Use `create(DefinitionRefSchema)` to create a new message.
  */
 export const DefinitionRefSchema: GenMessage<DefinitionRef> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 7);
+  messageDesc(file_saga_v1_saga, 9);
 
 /**
  * Response for CreateSaga.
@@ -742,7 +785,7 @@ export type CreateSagaResponse = Message<"saga.v1.CreateSagaResponse"> & {
  * Use `create(CreateSagaResponseSchema)` to create a new message.
  */
 export const CreateSagaResponseSchema: GenMessage<CreateSagaResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 8);
+  messageDesc(file_saga_v1_saga, 10);
 
 /**
  * Request for GetSaga.
@@ -763,7 +806,7 @@ export type GetSagaRequest = Message<"saga.v1.GetSagaRequest"> & {
  * Use `create(GetSagaRequestSchema)` to create a new message.
  */
 export const GetSagaRequestSchema: GenMessage<GetSagaRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 9);
+  messageDesc(file_saga_v1_saga, 11);
 
 /**
  * Response for GetSaga.
@@ -784,7 +827,7 @@ export type GetSagaResponse = Message<"saga.v1.GetSagaResponse"> & {
  * Use `create(GetSagaResponseSchema)` to create a new message.
  */
 export const GetSagaResponseSchema: GenMessage<GetSagaResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 10);
+  messageDesc(file_saga_v1_saga, 12);
 
 /**
  * Request for ListSagas. Filters combine with AND.
@@ -861,7 +904,7 @@ export type ListSagasRequest = Message<"saga.v1.ListSagasRequest"> & {
  * Use `create(ListSagasRequestSchema)` to create a new message.
  */
 export const ListSagasRequestSchema: GenMessage<ListSagasRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 11);
+  messageDesc(file_saga_v1_saga, 13);
 
 /**
  * Response for ListSagas. Sagas carry no steps or outputs here; GetSaga has them.
@@ -889,7 +932,7 @@ export type ListSagasResponse = Message<"saga.v1.ListSagasResponse"> & {
  * Use `create(ListSagasResponseSchema)` to create a new message.
  */
 export const ListSagasResponseSchema: GenMessage<ListSagasResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 12);
+  messageDesc(file_saga_v1_saga, 14);
 
 /**
  * Request for DeleteSaga.
@@ -924,7 +967,7 @@ export type DeleteSagaRequest = Message<"saga.v1.DeleteSagaRequest"> & {
  * Use `create(DeleteSagaRequestSchema)` to create a new message.
  */
 export const DeleteSagaRequestSchema: GenMessage<DeleteSagaRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 13);
+  messageDesc(file_saga_v1_saga, 15);
 
 /**
  * Response for DeleteSaga.
@@ -945,7 +988,7 @@ export type DeleteSagaResponse = Message<"saga.v1.DeleteSagaResponse"> & {
  * Use `create(DeleteSagaResponseSchema)` to create a new message.
  */
 export const DeleteSagaResponseSchema: GenMessage<DeleteSagaResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 14);
+  messageDesc(file_saga_v1_saga, 16);
 
 /**
  * Request for RetrySaga.
@@ -973,7 +1016,7 @@ export type RetrySagaRequest = Message<"saga.v1.RetrySagaRequest"> & {
  * Use `create(RetrySagaRequestSchema)` to create a new message.
  */
 export const RetrySagaRequestSchema: GenMessage<RetrySagaRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 15);
+  messageDesc(file_saga_v1_saga, 17);
 
 /**
  * Response for RetrySaga.
@@ -994,7 +1037,7 @@ export type RetrySagaResponse = Message<"saga.v1.RetrySagaResponse"> & {
  * Use `create(RetrySagaResponseSchema)` to create a new message.
  */
 export const RetrySagaResponseSchema: GenMessage<RetrySagaResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 16);
+  messageDesc(file_saga_v1_saga, 18);
 
 /**
  * Request for RollbackSaga.
@@ -1022,7 +1065,7 @@ export type RollbackSagaRequest = Message<"saga.v1.RollbackSagaRequest"> & {
  * Use `create(RollbackSagaRequestSchema)` to create a new message.
  */
 export const RollbackSagaRequestSchema: GenMessage<RollbackSagaRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 17);
+  messageDesc(file_saga_v1_saga, 19);
 
 /**
  * Response for RollbackSaga.
@@ -1043,7 +1086,7 @@ export type RollbackSagaResponse = Message<"saga.v1.RollbackSagaResponse"> & {
  * Use `create(RollbackSagaResponseSchema)` to create a new message.
  */
 export const RollbackSagaResponseSchema: GenMessage<RollbackSagaResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 18);
+  messageDesc(file_saga_v1_saga, 20);
 
 /**
  * Request for CancelSaga.
@@ -1071,7 +1114,7 @@ export type CancelSagaRequest = Message<"saga.v1.CancelSagaRequest"> & {
  * Use `create(CancelSagaRequestSchema)` to create a new message.
  */
 export const CancelSagaRequestSchema: GenMessage<CancelSagaRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 19);
+  messageDesc(file_saga_v1_saga, 21);
 
 /**
  * Response for CancelSaga.
@@ -1092,7 +1135,7 @@ export type CancelSagaResponse = Message<"saga.v1.CancelSagaResponse"> & {
  * Use `create(CancelSagaResponseSchema)` to create a new message.
  */
 export const CancelSagaResponseSchema: GenMessage<CancelSagaResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 20);
+  messageDesc(file_saga_v1_saga, 22);
 
 /**
  * Request for RetryStep.
@@ -1134,7 +1177,7 @@ export type RetryStepRequest = Message<"saga.v1.RetryStepRequest"> & {
  * Use `create(RetryStepRequestSchema)` to create a new message.
  */
 export const RetryStepRequestSchema: GenMessage<RetryStepRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 21);
+  messageDesc(file_saga_v1_saga, 23);
 
 /**
  * Response for RetryStep.
@@ -1155,7 +1198,7 @@ export type RetryStepResponse = Message<"saga.v1.RetryStepResponse"> & {
  * Use `create(RetryStepResponseSchema)` to create a new message.
  */
 export const RetryStepResponseSchema: GenMessage<RetryStepResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 22);
+  messageDesc(file_saga_v1_saga, 24);
 
 /**
  * Request for SkipStep.
@@ -1197,7 +1240,7 @@ export type SkipStepRequest = Message<"saga.v1.SkipStepRequest"> & {
  * Use `create(SkipStepRequestSchema)` to create a new message.
  */
 export const SkipStepRequestSchema: GenMessage<SkipStepRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 23);
+  messageDesc(file_saga_v1_saga, 25);
 
 /**
  * Response for SkipStep.
@@ -1218,7 +1261,7 @@ export type SkipStepResponse = Message<"saga.v1.SkipStepResponse"> & {
  * Use `create(SkipStepResponseSchema)` to create a new message.
  */
 export const SkipStepResponseSchema: GenMessage<SkipStepResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 24);
+  messageDesc(file_saga_v1_saga, 26);
 
 /**
  * Request for WatchSaga.
@@ -1264,7 +1307,7 @@ export type WatchSagaRequest = Message<"saga.v1.WatchSagaRequest"> & {
  * Use `create(WatchSagaRequestSchema)` to create a new message.
  */
 export const WatchSagaRequestSchema: GenMessage<WatchSagaRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 25);
+  messageDesc(file_saga_v1_saga, 27);
 
 /**
  * One message of WatchSaga.
@@ -1309,7 +1352,7 @@ export type WatchSagaResponse = Message<"saga.v1.WatchSagaResponse"> & {
  * Use `create(WatchSagaResponseSchema)` to create a new message.
  */
 export const WatchSagaResponseSchema: GenMessage<WatchSagaResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 26);
+  messageDesc(file_saga_v1_saga, 28);
 
 /**
  * Events sent together in one WatchSaga message.
@@ -1330,7 +1373,7 @@ export type SagaEventBatch = Message<"saga.v1.SagaEventBatch"> & {
  * Use `create(SagaEventBatchSchema)` to create a new message.
  */
 export const SagaEventBatchSchema: GenMessage<SagaEventBatch> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 27);
+  messageDesc(file_saga_v1_saga, 29);
 
 /**
  * Request for ListCircuits.
@@ -1345,7 +1388,7 @@ export type ListCircuitsRequest = Message<"saga.v1.ListCircuitsRequest"> & {
  * Use `create(ListCircuitsRequestSchema)` to create a new message.
  */
 export const ListCircuitsRequestSchema: GenMessage<ListCircuitsRequest> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 28);
+  messageDesc(file_saga_v1_saga, 30);
 
 /**
  * Response for ListCircuits.
@@ -1373,7 +1416,7 @@ export type ListCircuitsResponse = Message<"saga.v1.ListCircuitsResponse"> & {
  * Use `create(ListCircuitsResponseSchema)` to create a new message.
  */
 export const ListCircuitsResponseSchema: GenMessage<ListCircuitsResponse> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 29);
+  messageDesc(file_saga_v1_saga, 31);
 
 /**
  * One circuit breaker: per action, and per host for the `http` action.
@@ -1465,7 +1508,7 @@ export type Circuit = Message<"saga.v1.Circuit"> & {
  * Use `create(CircuitSchema)` to create a new message.
  */
 export const CircuitSchema: GenMessage<Circuit> = /*@__PURE__*/
-  messageDesc(file_saga_v1_saga, 30);
+  messageDesc(file_saga_v1_saga, 32);
 
 /**
  * The lifecycle of a saga. See the README's state table for every allowed transition.
@@ -2043,6 +2086,17 @@ export const SagaService: GenService<{
     methodKind: "unary";
     input: typeof ListCircuitsRequestSchema;
     output: typeof ListCircuitsResponseSchema;
+  },
+  /**
+   * Says which API token is calling and what it may do, so a client (the console) can show what
+   * it will be refused before it tries. Needs only a valid token with `sagas:read`.
+   *
+   * @generated from rpc saga.v1.SagaService.WhoAmI
+   */
+  whoAmI: {
+    methodKind: "unary";
+    input: typeof WhoAmIRequestSchema;
+    output: typeof WhoAmIResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_saga_v1_saga, 0);
