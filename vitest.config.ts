@@ -1,6 +1,8 @@
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
+  // The console's .tsx (rendered in component tests) is Preact's JSX, as in src/console/vite.config.ts.
+  oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   test: {
     // Tests start servers, child processes and databases; forks isolate them best.
     pool: "forks",

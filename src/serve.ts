@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { CONSOLE_BASE, consoleIsBuilt } from "./api/console-files.js";
 import { bootstrapNotice } from "./auth/issue-token.js";
 import { CONFIG_HELP, loadConfig, type Config } from "./config.js";
 import { createLogger } from "./logger.js";
@@ -55,6 +56,11 @@ export async function serve(argv: readonly string[]): Promise<void> {
     });
     if (server.bootstrapToken) process.stdout.write(bootstrapNotice(server.bootstrapToken));
     process.stdout.write(`sagad listening on ${server.url} (replica ${config.replicaId})\n`);
+    process.stdout.write(
+      consoleIsBuilt()
+        ? `web console: ${server.url}${CONSOLE_BASE} (sign in with an API token)\n`
+        : "web console: not built in this checkout (run `npm run build:console`)\n",
+    );
     if (server.metricsPort !== undefined) process.stdout.write(`sagad metrics on port ${server.metricsPort} (GET /metrics)\n`);
   } catch (err) {
     // The embedded database's failures are the environment's (permissions, disk, a second sagad):

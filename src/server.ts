@@ -7,6 +7,7 @@ import { createDefaultRegistry, type ActionRegistry } from "./actions/registry.j
 import { authInterceptor } from "./api/auth-interceptor.js";
 import { errorInterceptor } from "./api/error-interceptor.js";
 import { withCors } from "./api/cors.js";
+import { withConsole } from "./api/console-files.js";
 import { metricsOnly, withHttpEndpoints } from "./api/http-endpoints.js";
 import { listen } from "./api/http-server.js";
 import { Metrics } from "./api/metrics.js";
@@ -88,6 +89,8 @@ export interface ServerOptions {
    * (see engine/retention-sweeper.ts); 0 or unset keeps every saga.
    */
   retentionDays?: number;
+  /** Where the web console's built files are (default: dist/console of this package). */
+  consoleDir?: string;
 }
 
 export interface Server {
@@ -248,7 +251,7 @@ export async function build(options: ServerOptions): Promise<Server> {
       interceptors: [rpcInterceptor(logger, metrics), errorInterceptor(logger), authInterceptor(tokens, logger)],
       readMaxBytes: options.maxRequestBytes,
     });
-    http = await listen(withCors(withHttpEndpoints(handler, { metrics, health }), options.corsOrigins ?? []), { host: options.host, port: options.port, maxRequestBytes: options.maxRequestBytes });
+    http = await listen(withCors(withHttpEndpoints(withConsole(handler, options.consoleDir), { metrics, health }), options.corsOrigins ?? []), { host: options.host, port: options.port, maxRequestBytes: options.maxRequestBytes });
     if (options.metricsPort !== undefined) {
       metricsHttp = await listen(metricsOnly(metrics), { host: options.host, port: options.metricsPort }).catch(async (err: unknown) => {
         await http.close(0);

@@ -1,0 +1,8 @@
+/** Placeholder while the page is being built (issue 13). */
+export function SagasPage() {
+  return (
+    <section>
+      <h1>Sagas</h1>
+    </section>
+  );
+}
