@@ -45,6 +45,11 @@ describe("npm start passes signals on to sagad", () => {
     const npm = await start();
     const token = TOKEN.exec(npm.stdout())?.[0];
     expect(token, "the first start prints an admin token").toBeDefined();
+    // The console is served by the same process with no extra step (`npm ci` built it).
+    expect(npm.stdout()).toContain(`web console: ${npm.url}/console/`);
+    const page = await fetch(`${npm.url}/`);
+    expect(page.url).toBe(`${npm.url}/console/`);
+    expect(await page.text()).toContain('<div id="app"></div>');
     const client = createSagaClient(npm.url, { token });
     const { saga } = await client.createSaga({ name: "drain", steps: [{ name: "slow", action: "sleep", config: { duration: "2s" } }] });
     const id = saga!.id;
