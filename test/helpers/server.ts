@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import { inject } from "vitest";
 import type { Action } from "../../src/actions/action.js";
 import {
   createDefinitionClient,
@@ -45,6 +46,8 @@ export interface TestServerOptions {
   corsOrigins?: readonly string[];
   /** Worker protocol timing; default the server's. */
   workers?: Partial<WorkerSettings>;
+  /** The web console's built files; default this run's fresh build (see global-setup.ts). */
+  consoleDir?: string;
 }
 
 /** Client options for tests: `token` defaults to the server's admin token; null sends none. */
@@ -96,6 +99,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     corsOrigins: options.corsOrigins,
     breaker: options.breaker ?? { failures: 0, openMs: 10_000 },
     workers: options.workers,
+    consoleDir: options.consoleDir ?? inject("consoleDir"),
   });
   return {
     server,
