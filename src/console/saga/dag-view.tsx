@@ -1,0 +1,284 @@
+import { useEffect, useId, useMemo, useRef, useState } from "preact/hooks";
+import type { TargetedPointerEvent, TargetedWheelEvent } from "preact";
+import {
+  edgePath,
+  isCompensationStatus,
+  isSettledDone,
+  layoutDag,
+  NODE_HEIGHT,
+  NODE_WIDTH,
+  stepTone,
+  structureKey,
+  visibleSteps,
+  type DagLayout,
+  type DagStep,
+} from "../model/dag-model.js";
+import { stepStatusLook } from "../model/status.js";
+import "./saga.css";
+
+/** Zoom factor and offset of the drawing inside its frame. */
+interface View {
+  readonly k: number;
+  readonly x: number;
+  readonly y: number;
+}
+
+const MIN_ZOOM = 0.05;
+const MAX_ZOOM = 3;
+/** A press that moves less than this (in screen pixels) is a click, not a pan. */
+const CLICK_SLOP = 4;
+const FRAME_MIN = 220;
+const FRAME_MAX = 640;
+
+/**
+ * A DAG of steps: one node per step coloured by status, with zoom (wheel and buttons), pan
+ * (drag), Fit and "Hide completed". The layout is computed once per graph shape, so the hundreds
+ * of status changes of a busy saga only repaint nodes; panning only moves one transform.
+ */
+export function DagView(props: { steps: readonly DagStep[]; selected?: string; onSelect?: (name: string) => void }) {
+  const { steps, selected, onSelect } = props;
+  const [hideCompleted, setHideCompleted] = useState(false);
+  const shown = useMemo(() => visibleSteps(steps, hideCompleted), [steps, hideCompleted]);
+  const shape = structureKey(shown);
+  // Keyed by shape alone: `shown` changes on every status change, the layout must not.
+  const laidOut = useMemo(() => layoutDag(shown), [shape]);
+  const hasStatuses = steps.some((s) => s.status !== undefined);
+  const hiddenCount = steps.length - shown.length;
+
+  const rawId = useId();
+  const frame = useRef<HTMLDivElement>(null);
+  const [size, setSize] = useState({ w: 0, h: 0 });
+  const [view, setView] = useState<View>({ k: 1, x: 0, y: 0 });
+  // Fit by itself until the operator zooms or pans; after that, keep what they chose.
+  const touched = useRef(false);
+  const frameHeight = Math.round(Math.min(FRAME_MAX, Math.max(FRAME_MIN, laidOut.height + 24)));
+
+  useEffect(() => {
+    const el = frame.current;
+    if (!el) return;
+    const observer = new ResizeObserver(() => setSize({ w: el.clientWidth, h: el.clientHeight }));
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, []);
+
+  useEffect(() => {
+    if (!touched.current && size.w > 0) setView(fitView(laidOut, size.w, size.h));
+  }, [laidOut, size.w, size.h]);
+
+  const zoomBy = (factor: number, cx = size.w / 2, cy = size.h / 2) => {
+    touched.current = true;
+    setView((v) => zoomAround(v, factor, cx, cy));
+  };
+  const fit = () => {
+    touched.current = false;
+    setView(fitView(laidOut, size.w, size.h));
+  };
+
+  const drag = useRef<{ id: number; sx: number; sy: number; vx: number; vy: number; panning: boolean } | null>(null);
+  const suppressClick = useRef(false);
+  const onPointerDown = (e: TargetedPointerEvent<SVGSVGElement>) => {
+    if (e.button !== 0) return;
+    drag.current = { id: e.pointerId, sx: e.clientX, sy: e.clientY, vx: view.x, vy: view.y, panning: false };
+  };
+  const onPointerMove = (e: TargetedPointerEvent<SVGSVGElement>) => {
+    const d = drag.current;
+    if (!d || d.id !== e.pointerId) return;
+    const dx = e.clientX - d.sx;
+    const dy = e.clientY - d.sy;
+    if (!d.panning && Math.hypot(dx, dy) < CLICK_SLOP) return;
+    if (!d.panning) {
+      d.panning = true;
+      e.currentTarget.setPointerCapture(e.pointerId);
+    }
+    touched.current = true;
+    setView((v) => ({ ...v, x: d.vx + dx, y: d.vy + dy }));
+  };
+  const onPointerUp = (e: TargetedPointerEvent<SVGSVGElement>) => {
+    const d = drag.current;
+    if (!d || d.id !== e.pointerId) return;
+    suppressClick.current = d.panning;
+    drag.current = null;
+  };
+  const onWheel = (e: TargetedWheelEvent<SVGSVGElement>) => {
+    e.preventDefault();
+    const box = e.currentTarget.getBoundingClientRect();
+    zoomBy(Math.exp(-e.deltaY * 0.0015), e.clientX - box.left, e.clientY - box.top);
+  };
+
+  // Read through a ref so the memoized drawing below always calls the latest callback.
+  const onSelectRef = useRef(onSelect);
+  onSelectRef.current = onSelect;
+  const select = useRef((name: string) => {
+    if (suppressClick.current) {
+      suppressClick.current = false;
+      return;
+    }
+    onSelectRef.current?.(name);
+  }).current;
+
+  const arrowId = `dag-arrow-${rawId.replace(/[^A-Za-z0-9_-]/g, "")}`;
+  // Memoized so a pan or zoom re-renders one transform, not every node.
+  const drawing = useMemo(
+    () => <Drawing layout={laidOut} steps={shown} selected={selected} arrowId={arrowId} onSelect={select} />,
+    [laidOut, shown, selected, arrowId, select],
+  );
+
+  return (
+    <div class="dag">
+      <div class="dag-tools" role="toolbar" aria-label="Graph view">
+        <button type="button" onClick={() => zoomBy(1.25)} aria-label="Zoom in" title="Zoom in">
+          +
+        </button>
+        <button type="button" onClick={() => zoomBy(0.8)} aria-label="Zoom out" title="Zoom out">
+          −
+        </button>
+        <button type="button" onClick={fit}>
+          Fit
+        </button>
+        <span class="dag-zoom muted">{Math.round(view.k * 100)}%</span>
+        {hasStatuses && (
+          <label class="dag-hide">
+            <input type="checkbox" checked={hideCompleted} onChange={(e) => setHideCompleted(e.currentTarget.checked)} />
+            Hide completed
+          </label>
+        )}
+        <span class="muted">
+          {steps.length} step{steps.length === 1 ? "" : "s"}
+          {hiddenCount > 0 && `, ${hiddenCount} completed hidden`}
+        </span>
+      </div>
+      <div class="dag-frame" ref={frame} style={{ height: `${frameHeight}px` }}>
+        {shown.length === 0 ? (
+          <p class="dag-empty muted">Every step has completed.</p>
+        ) : (
+          <svg
+            class="dag-svg"
+            width="100%"
+            height="100%"
+            onPointerDown={onPointerDown}
+            onPointerMove={onPointerMove}
+            onPointerUp={onPointerUp}
+            onPointerCancel={onPointerUp}
+            onWheel={onWheel}
+          >
+            <g transform={`translate(${view.x},${view.y}) scale(${view.k})`}>{drawing}</g>
+          </svg>
+        )}
+      </div>
+    </div>
+  );
+}
+
+/** The scale and offset that show the whole graph centred, never magnified beyond 100 %. */
+function fitView(layout: DagLayout, w: number, h: number): View {
+  if (layout.width <= 0 || layout.height <= 0 || w <= 0 || h <= 0) return { k: 1, x: 0, y: 0 };
+  const k = clamp(Math.min(w / layout.width, h / layout.height, 1), MIN_ZOOM, MAX_ZOOM);
+  return { k, x: (w - layout.width * k) / 2, y: (h - layout.height * k) / 2 };
+}
+
+/** Zooms keeping the point under (cx, cy) in place, as maps do. */
+function zoomAround(v: View, factor: number, cx: number, cy: number): View {
+  const k = clamp(v.k * factor, MIN_ZOOM, MAX_ZOOM);
+  const f = k / v.k;
+  return { k, x: cx - (cx - v.x) * f, y: cy - (cy - v.y) * f };
+}
+
+function clamp(n: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, n));
+}
+
+function Drawing(props: {
+  layout: DagLayout;
+  steps: readonly DagStep[];
+  selected: string | undefined;
+  arrowId: string;
+  onSelect: (name: string) => void;
+}) {
+  const { layout, steps, selected, arrowId, onSelect } = props;
+  const done = new Set(steps.filter((s) => isSettledDone(s.status)).map((s) => s.name));
+  return (
+    <>
+      <defs>
+        <marker id={arrowId} viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+          <path d="M0,0 L10,5 L0,10 z" class="dag-arrowhead" />
+        </marker>
+      </defs>
+      <g class="dag-edges">
+        {layout.edges.map((e) => (
+          <path
+            key={`${e.from}>${e.to}`}
+            d={edgePath(e.points)}
+            class={`dag-edge${done.has(e.from) ? " dag-edge-done" : ""}`}
+            marker-end={`url(#${arrowId})`}
+          />
+        ))}
+      </g>
+      <g class="dag-nodes">
+        {steps.map((s) => {
+          const box = layout.nodes.get(s.name);
+          return box ? <Node key={s.name} step={s} x={box.x} y={box.y} selected={s.name === selected} onSelect={onSelect} /> : null;
+        })}
+      </g>
+    </>
+  );
+}
+
+function Node(props: { step: DagStep; x: number; y: number; selected: boolean; onSelect: (name: string) => void }) {
+  const { step, x, y, selected, onSelect } = props;
+  const tone = stepTone(step);
+  const label = step.status !== undefined ? stepStatusLook(step.status).label : undefined;
+  const undoing = isCompensationStatus(step.status);
+  const attempts = attemptText(step);
+  const title = [step.name, step.action, label, attempts && `attempt ${attempts}`].filter(Boolean).join(" · ");
+  return (
+    <g
+      class={`dag-node dag-tone-${tone}${selected ? " dag-selected" : ""}${undoing ? " dag-undo" : ""}`}
+      transform={`translate(${x},${y})`}
+      data-step={step.name}
+      data-status={label}
+      role="button"
+      tabIndex={0}
+      aria-label={title}
+      aria-pressed={selected}
+      onClick={() => onSelect(step.name)}
+      onKeyDown={(e) => {
+        if (e.key === "Enter" || e.key === " ") {
+          e.preventDefault();
+          onSelect(step.name);
+        }
+      }}
+    >
+      <title>{title}</title>
+      <rect class="dag-box" width={NODE_WIDTH} height={NODE_HEIGHT} rx="7" />
+      <rect class="dag-stripe" width="6" height={NODE_HEIGHT} rx="3" />
+      <text class="dag-name" x="16" y="22">
+        {clip(step.name, 20)}
+      </text>
+      <text class="dag-action" x="16" y="42">
+        {undoing ? "↺ undo" : clip(step.action, attempts ? 14 : 22)}
+        {undoing && step.compensationOrder !== undefined && ` #${step.compensationOrder}`}
+      </text>
+      {attempts && (
+        <text class="dag-attempt" x={NODE_WIDTH - 10} y="42" text-anchor="end">
+          {attempts}
+        </text>
+      )}
+      {step.running && <circle class="dag-running" cx={NODE_WIDTH - 14} cy="17" r="4.5" />}
+      {!step.running && step.hasCompensation && !undoing && (
+        <text class="dag-has-undo" x={NODE_WIDTH - 10} y="22" text-anchor="end">
+          <title>Has a compensation</title>↺
+        </text>
+      )}
+    </g>
+  );
+}
+
+/** "2/3" once an attempt started, "–/3" for a definition's budget; nothing when unknown. */
+function attemptText(step: DagStep): string | undefined {
+  if (step.maxAttempts === undefined) return step.attempt ? String(step.attempt) : undefined;
+  return `${step.attempt ?? "–"}/${step.maxAttempts}`;
+}
+
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}

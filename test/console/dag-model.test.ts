@@ -1,0 +1,133 @@
+import { describe, expect, it } from "vitest";
+import { SagaStatus, StepStatus } from "../../src/gen/saga/v1/saga_pb.js";
+import {
+  dagStepsFromSaga,
+  edgePath,
+  layoutDag,
+  NODE_WIDTH,
+  stepTone,
+  structureKey,
+  visibleSteps,
+  type DagStep,
+} from "../../src/console/model/dag-model.js";
+import { sagaOf } from "./saga-fixtures.js";
+
+const step = (name: string, dependsOn: string[] = [], status?: StepStatus): DagStep => ({
+  name,
+  action: "noop",
+  dependsOn,
+  ...(status !== undefined ? { status } : {}),
+});
+
+describe("layoutDag", () => {
+  it("places every node and routes one edge per dependency, left to right", () => {
+    const steps = [step("a"), step("b", ["a"]), step("c", ["a"]), step("d", ["b", "c"])];
+    const dag = layoutDag(steps);
+    expect([...dag.nodes.keys()].sort()).toEqual(["a", "b", "c", "d"]);
+    for (const box of dag.nodes.values()) {
+      expect(Number.isFinite(box.x) && Number.isFinite(box.y)).toBe(true);
+    }
+    expect(dag.edges.map((e) => `${e.from}>${e.to}`).sort()).toEqual(["a>b", "a>c", "b>d", "c>d"]);
+    expect(dag.edges.every((e) => e.points.length >= 2)).toBe(true);
+    // Ranks run left to right: a dependency sits left of its dependent, without overlap.
+    const x = (n: string) => dag.nodes.get(n)!.x;
+    expect(x("a") + NODE_WIDTH).toBeLessThan(x("b"));
+    expect(x("b") + NODE_WIDTH).toBeLessThan(x("d"));
+    expect(dag.width).toBeGreaterThan(3 * NODE_WIDTH);
+  });
+
+  it("ignores dependencies on steps that are not drawn", () => {
+    const dag = layoutDag([step("b", ["gone"])]);
+    expect(dag.edges).toEqual([]);
+    expect(dag.nodes.has("b")).toBe(true);
+  });
+
+  it("lays out 200 steps in well under a second", () => {
+    const steps = Array.from({ length: 200 }, (_, i) =>
+      step(`s${i}`, i === 0 ? [] : [`s${Math.floor((i - 1) / 3)}`, ...(i > 10 ? [`s${i - 7}`] : [])]),
+    );
+    const started = performance.now();
+    const dag = layoutDag(steps);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(dag.nodes.size).toBe(200);
+  });
+});
+
+describe("structureKey", () => {
+  it("changes with the shape, not with statuses", () => {
+    const a = [step("a", [], StepStatus.PENDING), step("b", ["a"], StepStatus.PENDING)];
+    const running = [step("a", [], StepStatus.RUNNING), step("b", ["a"], StepStatus.PENDING)];
+    const rewired = [step("a"), step("b")];
+    expect(structureKey(running)).toBe(structureKey(a));
+    expect(structureKey(rewired)).not.toBe(structureKey(a));
+  });
+});
+
+describe("visibleSteps (hide completed)", () => {
+  const steps = [
+    step("a", [], StepStatus.COMPLETED),
+    step("b", ["a"], StepStatus.COMPLETED),
+    step("c", ["b"], StepStatus.SKIPPED),
+    step("x", [], StepStatus.FAILED),
+    step("d", ["c", "x"], StepStatus.PENDING),
+    step("e", ["d", "a"], StepStatus.PENDING),
+  ];
+
+  it("keeps every step when not hiding", () => {
+    expect(visibleSteps(steps, false).map((s) => s.name)).toEqual(["a", "b", "c", "x", "d", "e"]);
+  });
+
+  it("drops completed and skipped steps and rewires edges to the nearest visible ancestors", () => {
+    const shown = visibleSteps(steps, true);
+    expect(shown.map((s) => s.name)).toEqual(["x", "d", "e"]);
+    const deps = Object.fromEntries(shown.map((s) => [s.name, [...s.dependsOn].sort()]));
+    expect(deps).toEqual({ x: [], d: ["x"], e: ["d"] });
+    // Every edge of the smaller graph joins two drawn nodes.
+    const dag = layoutDag(shown);
+    expect(dag.edges.map((e) => `${e.from}>${e.to}`).sort()).toEqual(["d>e", "x>d"]);
+  });
+
+  it("passes a hidden step's ancestors through to its dependents", () => {
+    const chain = [step("p", [], StepStatus.RUNNING), step("q", ["p"], StepStatus.COMPLETED), step("r", ["q"], StepStatus.PENDING)];
+    expect(visibleSteps(chain, true).find((s) => s.name === "r")!.dependsOn).toEqual(["p"]);
+  });
+});
+
+describe("stepTone", () => {
+  it("gives each status its tone, compensation its own", () => {
+    expect(stepTone({ status: StepStatus.RUNNING })).toBe("active");
+    expect(stepTone({ status: StepStatus.FAILED })).toBe("failed");
+    expect(stepTone({ status: StepStatus.COMPLETED })).toBe("done");
+    expect(stepTone({ status: StepStatus.COMPENSATING })).toBe("undoing");
+    expect(stepTone({ status: StepStatus.COMPENSATED })).toBe("undone");
+    expect(stepTone({ status: StepStatus.RETRY_SCHEDULED })).toBe("waiting");
+    expect(stepTone({})).toBe("idle");
+  });
+});
+
+describe("dagStepsFromSaga", () => {
+  it("carries status, attempts against the right budget, compensation and the undo order", () => {
+    const saga = sagaOf(SagaStatus.COMPENSATING, [
+      { name: "reserve", status: StepStatus.COMPENSATED, compensate: true },
+      { name: "charge", status: StepStatus.RUNNING },
+      { name: "ship", status: StepStatus.PENDING, compensate: true },
+    ]);
+    saga.steps[0]!.retryCount = 2;
+    saga.steps[1]!.retryCount = 1;
+    saga.steps[1]!.dependsOn = ["reserve"];
+    const dag = dagStepsFromSaga(saga, new Map([["reserve", 1]]));
+    const [reserve, charge, ship] = dag;
+    expect(reserve).toMatchObject({ name: "reserve", status: StepStatus.COMPENSATED, attempt: 2, maxAttempts: 5, hasCompensation: true, compensationOrder: 1, running: false });
+    expect(charge).toMatchObject({ dependsOn: ["reserve"], attempt: 1, maxAttempts: 3, hasCompensation: false, running: true });
+    expect(ship!.compensationOrder).toBeUndefined();
+  });
+});
+
+describe("edgePath", () => {
+  it("starts at the first point and ends at the last", () => {
+    const d = edgePath([{ x: 0, y: 0 }, { x: 10, y: 5 }, { x: 20, y: 5 }, { x: 30, y: 0 }]);
+    expect(d.startsWith("M0,0")).toBe(true);
+    expect(d.endsWith("L30,0")).toBe(true);
+    expect(edgePath([])).toBe("");
+  });
+});
