@@ -42,10 +42,14 @@ describe("layoutDag", () => {
     expect(dag.nodes.has("b")).toBe(true);
   });
 
-  it("lays out 200 steps in well under a second", () => {
-    const steps = Array.from({ length: 200 }, (_, i) =>
-      step(`s${i}`, i === 0 ? [] : [`s${Math.floor((i - 1) / 3)}`, ...(i > 10 ? [`s${i - 7}`] : [])]),
-    );
+  it("lays out a 200-step mesh (20 layers of 10, fan-in 2 and 10) in well under a second", () => {
+    const name = (layer: number, i: number) => `l${layer}-s${i}`;
+    const steps = Array.from({ length: 200 }, (_, n) => {
+      const layer = Math.floor(n / 10);
+      const i = n % 10;
+      const parents = layer === 0 ? [] : layer % 5 === 0 ? [...Array(10).keys()] : [i, (i + 1) % 10];
+      return step(name(layer, i), parents.map((p) => name(layer - 1, p)));
+    });
     const started = performance.now();
     const dag = layoutDag(steps);
     expect(performance.now() - started).toBeLessThan(1000);

@@ -59,19 +59,27 @@ export function structureKey(steps: readonly Pick<DagStep, "name" | "dependsOn">
 }
 
 /**
+ * Above this many steps the layout trades a little tidiness for time: dagre's network-simplex
+ * ranking and its extra ordering passes took ~560 ms for the 200-step mesh of the page benchmark
+ * (test/bench/console-sagas.ts) in Node; tight-tree ranking without them ~130 ms, same ranks.
+ */
+const LARGE_DAG = 80;
+
+/**
  * Lays the DAG out left to right with dagre. Dependencies on names that are not in `steps` are
  * ignored (a hidden step's edges are rewired by `visibleSteps` before this is called).
  */
 export function layoutDag(steps: readonly Pick<DagStep, "name" | "dependsOn">[]): DagLayout {
+  const large = steps.length > LARGE_DAG;
   const g = new graphlib.Graph({ multigraph: false });
-  g.setGraph({ rankdir: "LR", nodesep: 18, ranksep: 56, marginx: 16, marginy: 16 });
+  g.setGraph({ rankdir: "LR", nodesep: 18, ranksep: 56, marginx: 16, marginy: 16, ranker: large ? "tight-tree" : "network-simplex" });
   g.setDefaultEdgeLabel(() => ({}));
   const names = new Set(steps.map((s) => s.name));
   for (const s of steps) g.setNode(s.name, { width: NODE_WIDTH, height: NODE_HEIGHT });
   for (const s of steps) {
     for (const dep of s.dependsOn) if (names.has(dep) && dep !== s.name) g.setEdge(dep, s.name);
   }
-  layout(g);
+  layout(g, { disableOptimalOrderHeuristic: large });
 
   const nodes = new Map<string, NodeBox>();
   for (const s of steps) {
