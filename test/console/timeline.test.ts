@@ -1,0 +1,135 @@
+import { describe, expect, it } from "vitest";
+import { EventType, SagaStatus, StepStatus } from "../../src/gen/saga/v1/saga_pb.js";
+import { buildTimeline, timeTicks } from "../../src/console/model/timeline.js";
+import { history, sagaOf, T0 } from "./saga-fixtures.js";
+
+const rel = (ms: number) => ms - T0;
+
+describe("buildTimeline", () => {
+  it("draws a bar per attempt from its start to its outcome, and the retry wait between them", () => {
+    const saga = sagaOf(SagaStatus.COMPLETED, [{ name: "charge", status: StepStatus.COMPLETED }]);
+    const timeline = buildTimeline(
+      saga,
+      history([
+        { type: EventType.STEP_STARTED, at: 100, step: "charge", attempt: 1 },
+        { type: EventType.STEP_RETRY_SCHEDULED, at: 400, nextAt: 1400, step: "charge", attempt: 1, error: "503" },
+        { type: EventType.STEP_STARTED, at: 1450, step: "charge", attempt: 2 },
+        { type: EventType.STEP_COMPLETED, at: 1600, step: "charge", attempt: 2 },
+      ]),
+      T0 + 60_000,
+    );
+    const bars = timeline.rows[0]!.bars.map((b) => [b.kind, rel(b.startMs), rel(b.endMs), b.tone, b.open, b.attempt]);
+    expect(bars).toEqual([
+      ["attempt", 100, 400, "failed", false, 1],
+      ["wait", 400, 1450, "waiting", false, 1],
+      ["attempt", 1450, 1600, "done", false, 2],
+    ]);
+    expect(timeline.rows[0]!.bars[0]!.outcome).toBe("attempt 1 failed: 503");
+    // A resting saga's chart ends at its last event, not at `now`.
+    expect(rel(timeline.startMs)).toBe(0);
+    expect(rel(timeline.endMs)).toBe(1600);
+    expect(timeline.live).toBe(false);
+  });
+
+  it("extends open bars to now while the saga moves, and a wait to its due time when later", () => {
+    const saga = sagaOf(SagaStatus.RUNNING, [
+      { name: "reserve", status: StepStatus.RUNNING },
+      { name: "charge", status: StepStatus.RETRY_SCHEDULED },
+      { name: "ship", status: StepStatus.PENDING },
+    ]);
+    const timeline = buildTimeline(
+      saga,
+      history([
+        { type: EventType.STEP_STARTED, at: 0, step: "reserve", attempt: 1 },
+        { type: EventType.STEP_STARTED, at: 0, step: "charge", attempt: 1 },
+        { type: EventType.STEP_RETRY_SCHEDULED, at: 200, nextAt: 9000, step: "charge", attempt: 1 },
+      ]),
+      T0 + 5000,
+    );
+    const [reserve, charge, ship] = timeline.rows;
+    expect(reserve!.bars).toMatchObject([{ kind: "attempt", open: true, tone: "active" }]);
+    expect(rel(reserve!.bars[0]!.endMs)).toBe(5000);
+    expect(charge!.bars.map((b) => [b.kind, rel(b.endMs), b.open])).toEqual([
+      ["attempt", 200, false],
+      ["wait", 9000, true],
+    ]);
+    expect(ship!.bars).toEqual([]);
+    expect(rel(timeline.endMs)).toBe(9000);
+    expect(timeline.live).toBe(true);
+  });
+
+  it("draws compensation attempts as their own kind, after the step's own bar", () => {
+    const saga = sagaOf(SagaStatus.COMPENSATED, [{ name: "reserve", status: StepStatus.COMPENSATED, compensate: true }]);
+    const timeline = buildTimeline(
+      saga,
+      history([
+        { type: EventType.STEP_STARTED, at: 0, step: "reserve", attempt: 1 },
+        { type: EventType.STEP_COMPLETED, at: 50, step: "reserve", attempt: 1 },
+        { type: EventType.COMPENSATION_STARTED, at: 300, step: "reserve", attempt: 1 },
+        { type: EventType.COMPENSATION_RETRY_SCHEDULED, at: 350, nextAt: 850, step: "reserve", attempt: 1 },
+        { type: EventType.COMPENSATION_STARTED, at: 900, step: "reserve", attempt: 2 },
+        { type: EventType.COMPENSATION_COMPLETED, at: 950, step: "reserve", attempt: 2 },
+      ]),
+      T0 + 10_000,
+    );
+    expect(timeline.rows[0]!.bars.map((b) => [b.kind, b.tone])).toEqual([
+      ["attempt", "done"],
+      ["compensation", "failed"],
+      ["compensation-wait", "waiting"],
+      ["compensation", "undone"],
+    ]);
+  });
+
+  it("ends a wait at a skip or a cancel and marks the operator's act", () => {
+    const saga = sagaOf(SagaStatus.CANCELLED, [
+      { name: "charge", status: StepStatus.SKIPPED },
+      { name: "ship", status: StepStatus.CANCELLED },
+    ]);
+    const timeline = buildTimeline(
+      saga,
+      history([
+        { type: EventType.STEP_STARTED, at: 0, step: "charge", attempt: 1 },
+        { type: EventType.STEP_RETRY_SCHEDULED, at: 100, nextAt: 60_000, step: "charge", attempt: 1 },
+        { type: EventType.STEP_SKIPPED, at: 500, step: "charge", actor: "SkipStep", tokenName: "alice", reason: "paid by phone" },
+        { type: EventType.STEP_STARTED, at: 600, step: "ship", attempt: 1 },
+        { type: EventType.STEP_CANCELLED, at: 700, step: "ship", attempt: 1, message: "step ship aborted by cancel" },
+      ]),
+      T0 + 120_000,
+    );
+    const [charge, ship] = timeline.rows;
+    expect(charge!.bars.map((b) => [b.kind, rel(b.endMs), b.open])).toEqual([
+      ["attempt", 100, false],
+      ["wait", 500, false],
+    ]);
+    expect(charge!.marks).toEqual([{ atMs: T0 + 500, type: "STEP_SKIPPED", label: "skipped by alice (paid by phone)" }]);
+    expect(ship!.bars.map((b) => [b.kind, b.tone])).toEqual([["attempt", "stopped"]]);
+    expect(ship!.marks.map((m) => m.type)).toEqual(["STEP_CANCELLED"]);
+    expect(rel(timeline.endMs)).toBe(700);
+  });
+
+  it("turns an attempt the breaker refused into a wait for the probe time", () => {
+    const saga = sagaOf(SagaStatus.RUNNING, [{ name: "charge", status: StepStatus.RETRY_SCHEDULED }]);
+    const timeline = buildTimeline(
+      saga,
+      history([
+        { type: EventType.STEP_STARTED, at: 0, step: "charge", attempt: 2 },
+        { type: EventType.STEP_DEFERRED, at: 1, nextAt: 3000, step: "charge", attempt: 1, errorKind: "CIRCUIT_OPEN" },
+      ]),
+      T0 + 1000,
+    );
+    expect(timeline.rows[0]!.bars.map((b) => [b.kind, b.tone, rel(b.endMs), b.open])).toEqual([
+      ["attempt", "waiting", 1, false],
+      ["wait", "waiting", 3000, true],
+    ]);
+  });
+});
+
+describe("timeTicks", () => {
+  it("picks a round interval that keeps the ticks few, starting at zero", () => {
+    const ticks = timeTicks(0, 9_500);
+    expect(ticks.map((t) => t.ms)).toEqual([0, 2000, 4000, 6000, 8000]);
+    expect(ticks[1]!.at).toBeCloseTo(2000 / 9500);
+    expect(timeTicks(0, 3 * 3_600_000).map((t) => t.ms / 3_600_000)).toEqual([0, 0.5, 1, 1.5, 2, 2.5, 3]);
+    expect(timeTicks(0, 40).length).toBeLessThanOrEqual(8);
+  });
+});
