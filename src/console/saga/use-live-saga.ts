@@ -1,0 +1,211 @@
+import { Code } from "@connectrpc/connect";
+import { useEffect, useState } from "preact/hooks";
+import type { Saga, SagaEvent } from "../../gen/saga/v1/saga_pb.js";
+import { toProblem, type Problem } from "../api/problem.js";
+import { applyEvents, applySnapshot, EMPTY_LIVE, type LiveState } from "../model/saga-live.js";
+import { useSession } from "../session/session.js";
+
+/** Whether the page is receiving events right now. */
+export type Connection = "connecting" | "live" | "reconnecting";
+
+export interface LiveSaga {
+  /** The saga as last known (snapshot + events since); undefined until GetSaga answers. */
+  readonly saga: Saga | undefined;
+  /** The whole history, in order, without duplicates. */
+  readonly events: readonly SagaEvent[];
+  readonly connection: Connection;
+  /** GetSaga or WatchSaga said NOT_FOUND: there is no such saga (or it was deleted). */
+  readonly notFound: boolean;
+  /** A failure retrying cannot fix (e.g. PERMISSION_DENIED); the page shows it instead. */
+  readonly problem: Problem | undefined;
+}
+
+/** A GetSaga after events, to pick up what events do not carry; never sooner than this. */
+const REFETCH_DEBOUNCE_MS = 250;
+/** …and never more often than once per this, so a busy saga costs a few calls a second at most. */
+const REFETCH_MIN_INTERVAL_MS = 400;
+const RECONNECT_FIRST_MS = 500;
+const RECONNECT_MAX_MS = 10_000;
+/** Events are applied once per frame; a hidden tab (no frames) still catches up this often. */
+const HIDDEN_FLUSH_MS = 250;
+
+const START: LiveSaga = { saga: undefined, events: [], connection: "connecting", notFound: false, problem: undefined };
+
+const SIGNED_OUT = "Your token is no longer accepted (revoked or expired). Sign in again.";
+
+/**
+ * A saga kept live: GetSaga for the snapshot, WatchSaga from sequence 0 for the whole history and
+ * then every new event. A dropped stream is resumed after the last sequence applied (so no gap
+ * and no duplicate), with backoff; a gap in what arrives restarts the stream at once. Events are
+ * applied once per animation frame, so a saga emitting hundreds a second costs one render a frame.
+ */
+export function useLiveSaga(id: string): LiveSaga {
+  const session = useSession();
+  const [live, setLive] = useState<LiveSaga>(START);
+
+  useEffect(() => {
+    setLive(START);
+    const { sagas } = session.clients;
+    const stop = new AbortController();
+    let state: LiveState = EMPTY_LIVE;
+    let connection: Connection = "connecting";
+    let pending: SagaEvent[] = [];
+    let frame = 0;
+    let hiddenTimer: ReturnType<typeof setTimeout> | undefined;
+    // One WatchSaga call; aborted on its own to restart after a gap.
+    let call: AbortController | undefined;
+    let restartNow = false;
+
+    const publish = () => {
+      if (stop.signal.aborted) return;
+      setLive((prev) => ({ ...prev, saga: state.saga, events: state.events, connection }));
+    };
+    const finish = (patch: Partial<LiveSaga>) => {
+      if (stop.signal.aborted) return;
+      stop.abort();
+      setLive((prev) => ({ ...prev, ...patch }));
+    };
+    /** Handles what no retry fixes; true when it did (the page then stops watching). */
+    const fatal = (problem: Problem): boolean => {
+      if (problem.code === Code.Unauthenticated) {
+        stop.abort();
+        session.signOut(SIGNED_OUT);
+        return true;
+      }
+      if (problem.code === Code.NotFound) {
+        finish({ notFound: true });
+        return true;
+      }
+      if (problem.code === Code.PermissionDenied || problem.code === Code.InvalidArgument) {
+        finish({ problem });
+        return true;
+      }
+      return false;
+    };
+
+    // --- the snapshot ---------------------------------------------------------------------------
+    let refetchTimer: ReturnType<typeof setTimeout> | undefined;
+    let fetching = false;
+    let again = false;
+    let lastFetchAt = 0;
+    const fetchSnapshot = async () => {
+      refetchTimer = undefined;
+      fetching = true;
+      lastFetchAt = Date.now();
+      try {
+        const { saga } = await sagas.getSaga({ id }, { signal: stop.signal });
+        if (saga) {
+          state = applySnapshot(state, saga);
+          publish();
+        }
+      } catch (err) {
+        if (!stop.signal.aborted) fatal(toProblem(err)); // other failures: the stream's retry covers them
+      } finally {
+        fetching = false;
+        if (again) {
+          again = false;
+          refetchSoon();
+        }
+      }
+    };
+    const refetchSoon = () => {
+      if (stop.signal.aborted || refetchTimer) return;
+      if (fetching) {
+        again = true;
+        return;
+      }
+      const wait = Math.max(REFETCH_DEBOUNCE_MS, lastFetchAt + REFETCH_MIN_INTERVAL_MS - Date.now());
+      refetchTimer = setTimeout(() => void fetchSnapshot(), wait);
+    };
+
+    // --- the events -----------------------------------------------------------------------------
+    const flush = () => {
+      if (frame) cancelAnimationFrame(frame);
+      if (hiddenTimer) clearTimeout(hiddenTimer);
+      frame = 0;
+      hiddenTimer = undefined;
+      if (pending.length === 0) return;
+      const applied = applyEvents(state, pending);
+      pending = [];
+      state = applied.state;
+      if (applied.gap && call) {
+        restartNow = true;
+        call.abort();
+      }
+      refetchSoon();
+      publish();
+    };
+    const flushSoon = () => {
+      if (!frame) frame = requestAnimationFrame(flush);
+      if (!hiddenTimer) hiddenTimer = setTimeout(flush, HIDDEN_FLUSH_MS);
+    };
+    const setConnection = (next: Connection) => {
+      if (connection === next) return;
+      connection = next;
+      publish();
+    };
+
+    const watch = async () => {
+      let backoff = RECONNECT_FIRST_MS;
+      while (!stop.signal.aborted) {
+        flush(); // so the resume point below counts everything received
+        const thisCall = new AbortController();
+        call = thisCall;
+        const onStop = () => thisCall.abort();
+        stop.signal.addEventListener("abort", onStop);
+        try {
+          const stream = sagas.watchSaga(
+            { id, afterSequence: state.lastSequence, follow: true, batchEvents: true },
+            { signal: thisCall.signal, onHeader: () => setConnection("live") },
+          );
+          for await (const message of stream) {
+            setConnection("live");
+            backoff = RECONNECT_FIRST_MS;
+            const kind = message.kind;
+            if (kind.case === "events") pending.push(...kind.value.events);
+            else if (kind.case === "event") pending.push(kind.value);
+            else if (kind.case === "snapshot") state = applySnapshot(state, kind.value);
+            flushSoon();
+          }
+          // A followed stream only ends when something in between dropped it: resume.
+        } catch (err) {
+          if (stop.signal.aborted) return;
+          if (!thisCall.signal.aborted && fatal(toProblem(err))) return;
+        } finally {
+          stop.signal.removeEventListener("abort", onStop);
+        }
+        if (stop.signal.aborted) return;
+        if (restartNow) {
+          restartNow = false;
+          continue;
+        }
+        setConnection("reconnecting");
+        await sleep(backoff, stop.signal);
+        backoff = Math.min(RECONNECT_MAX_MS, backoff * 2);
+      }
+    };
+
+    void fetchSnapshot();
+    void watch();
+    return () => {
+      stop.abort();
+      if (frame) cancelAnimationFrame(frame);
+      if (hiddenTimer) clearTimeout(hiddenTimer);
+      if (refetchTimer) clearTimeout(refetchTimer);
+    };
+  }, [id, session]);
+
+  return live;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
