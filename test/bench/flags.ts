@@ -42,7 +42,7 @@ export interface BenchOptions {
 
 export const SCENARIOS = [
   "baseline", "throughput", "latency", "definition-create", "watch", "watch-floor", "rss", "list",
-  "workers", "dispatch", "worker-rss", "before-after",
+  "workers", "dispatch", "worker-rss", "before-after", "console",
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 

@@ -10,6 +10,8 @@ import { definitionCreateScenario, type DefinitionCreateResult } from "./definit
 import { costPerStep, readCounters, resetStatements, topStatements, type DbCost, type StatementCost } from "./db-cost.js";
 import { driveSagas, type DriveResult, type Shape } from "./drive.js";
 import { beforeAfterScenario, type BeforeAfterResult } from "./before-after.js";
+import { consoleScenario, type ConsoleResult } from "./console.js";
+import { printConsoleTable } from "./console-report.js";
 import { buildServer, createAdminToken, createToken, openBenchDatabase, rssMiB, startReplicas, withClient, type BenchDatabase } from "./environment.js";
 import { parseBenchFlags, USAGE, type BenchOptions } from "./flags.js";
 import { fillSagas, measureList, type ListResult } from "./list.js";
@@ -77,6 +79,8 @@ export interface BenchResult {
   workerRss: WorkerRssLayout[] | null;
   /** The in-process throughput of an older build (`--before-dir`) against this tree, alternating rounds. */
   beforeAfter: BeforeAfterResult | null;
+  /** The web console in headless Chromium: first load's scripts, the 200-step saga's page, frames at ~100 events/s. */
+  console: ConsoleResult | null;
   /** pg_stat_statements from the C=1 rounds to the end, costliest first (embedded Postgres only). */
   topStatements: StatementCost[] | null;
 }
@@ -102,6 +106,7 @@ async function main(): Promise<void> {
     const result = await runAll(options, db, log, (r) => (replicas = r));
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     printTable(result);
+    if (result.console) printConsoleTable(result.console, result.baseline?.pgbenchSingleRowUpdateTps ?? null);
   } finally {
     await Promise.all(replicas.map((r) => r.stop()));
     await db.close();
@@ -277,6 +282,10 @@ async function runAll(
       ? await beforeAfterScenario(PROJECT_ROOT, baseline?.pgbenchSingleRowUpdateTps ?? null, { ...options, beforeDir: options.beforeDir, batchEvents: !options.oneByOne, nodeArgs: profile, afterEntry: entry }, log)
       : null;
 
+  const consoleResult = on("console")
+    ? await consoleScenario(a.url, token, client, a.pid, { loads: Math.max(5, options.rounds * 2 + 1), rounds: options.rounds }, log)
+    : null;
+
   return {
     startedAt: new Date().toISOString(),
     machine: { cpus: os.cpus().length, node: process.version, postgres, database: db.kind },
@@ -294,6 +303,7 @@ async function runAll(
     dispatch,
     workerRss,
     beforeAfter,
+    console: consoleResult,
     topStatements: await topStatements(db.url, db.statementStats),
   };
 }
