@@ -1,3 +1,4 @@
+import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -129,6 +130,29 @@ export async function timeSagaPage(browser: Browser, baseUrl: string, token: str
     const cold = await measure(page, () => page.goto(sagaUrl(baseUrl, sagaId), { waitUntil: "commit" }));
     const warm = await measure(page, () => page.reload({ waitUntil: "commit" }));
     return [cold, warm];
+  } finally {
+    await context.close();
+  }
+}
+
+/**
+ * One more empty-cache load of the saga page under Chromium's CPU profiler (the DevTools
+ * Profiler domain, sampling every 100 µs), until the drawer is painted; the profile is written to
+ * `file` (open it in DevTools' Performance panel or speedscope). For finding where a load's time
+ * goes, not for figures: the profiler slows the page down.
+ */
+export async function profileSagaPage(browser: Browser, baseUrl: string, token: string, sagaId: string, args: ProbeArgs, file: string): Promise<void> {
+  const context = await signedInContext(browser, token, args);
+  try {
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Profiler.enable");
+    await cdp.send("Profiler.setSamplingInterval", { interval: 100 });
+    await cdp.send("Profiler.start");
+    await page.goto(sagaUrl(baseUrl, sagaId), { waitUntil: "commit" });
+    await until(page, `${MARKS}.drawerPaintedAt !== null`, 30_000);
+    const { profile } = await cdp.send("Profiler.stop");
+    await writeFile(file, JSON.stringify(profile));
   } finally {
     await context.close();
   }

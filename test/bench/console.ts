@@ -1,8 +1,10 @@
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
 import type { Browser } from "playwright-core";
 import { EventType, type SagaClient, type SagaEvent } from "../../src/client/index.js";
 import { launchChromium } from "../helpers/browser.js";
 import { assetNames, buildConsole, builtAssets, type BuiltAssets } from "./console-bundle.js";
-import { firstLoad, timeSagaPage, watchSagaPage, type FirstLoad, type TimedLoad } from "./console-page.js";
+import { firstLoad, profileSagaPage, timeSagaPage, watchSagaPage, type FirstLoad, type TimedLoad } from "./console-page.js";
 import type { FrameSamples } from "./console-probe.js";
 import { createSaga, historyUntilRest, MESH_200, meshStepName, meshSteps, stepStatusCounts, STREAM_100, streamSteps } from "./console-sagas.js";
 import { cpuCost, cpuSnapshot, type CpuCost } from "./cpu-usage.js";
@@ -93,6 +95,8 @@ export interface ConsoleOptions {
   loads: number;
   /** Event-rate rounds, each its own saga and page. */
   rounds: number;
+  /** `--profile`: also write a Chromium CPU profile of one more cold load of the 200-step page there. */
+  profileDir: string | null;
 }
 
 /**
@@ -118,6 +122,12 @@ export async function consoleScenario(baseUrl: string, token: string, client: Sa
     }
     const clicked = meshStepName(MESH_200.failAtLayer, 0);
     const interactive = await interactiveLoads(browser, baseUrl, token, { id: meshId, steps, clicked }, client, options.loads, log).catch((err: Error) => ({ error: err.message.split("\n")[0]! }));
+    if (options.profileDir) {
+      const file = path.resolve(options.profileDir, `console-saga-page-${Date.now()}.cpuprofile`);
+      await mkdir(options.profileDir, { recursive: true });
+      await profileSagaPage(browser, baseUrl, token, meshId, { steps: steps.length, click: clicked }, file);
+      log(`console: CPU profile of a cold load of the 200-step page in ${file}`);
+    }
     const eventRate = await eventRateRounds(browser, baseUrl, token, client, sagadPid, options.rounds, log);
     const changedDuringRun = (await assetNames()).join() !== namesBefore.join();
     return { build: { ...assets, changedDuringRun }, firstLoads, interactive, eventRate, targets: targets(firstLoads, interactive, eventRate) };

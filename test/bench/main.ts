@@ -283,7 +283,7 @@ async function runAll(
       : null;
 
   const consoleResult = on("console")
-    ? await consoleScenario(a.url, token, client, a.pid, { loads: Math.max(5, options.rounds * 2 + 1), rounds: options.rounds }, log)
+    ? await consoleScenario(a.url, token, client, a.pid, { loads: Math.max(5, options.rounds * 2 + 1), rounds: options.rounds, profileDir: options.profileDir }, log)
     : null;
 
   return {
