@@ -28,9 +28,10 @@ export interface BuiltAssets {
  * Builds the console from the tree as it is (`npm run build:console`, what `npm ci` and
  * `npm run build` do), so the figures are this tree's and not a stale build's. Other work on the
  * machine may rebuild it too: {@link assetNames} before and after tells whether the files changed.
+ * `extraArgs` go to `vite build` (e.g. another `--outDir`).
  */
-export async function buildConsole(): Promise<void> {
-  await run(process.execPath, [path.join(PROJECT_ROOT, "node_modules", "vite", "bin", "vite.js"), "build", "--config", "src/console/vite.config.ts"], { cwd: PROJECT_ROOT });
+export async function buildConsole(extraArgs: string[] = []): Promise<void> {
+  await run(process.execPath, [path.join(PROJECT_ROOT, "node_modules", "vite", "bin", "vite.js"), "build", "--config", "src/console/vite.config.ts", ...extraArgs], { cwd: PROJECT_ROOT });
 }
 
 /** The hashed file names under dist/console/assets, sorted: they change with the content. */

@@ -1,7 +1,7 @@
-import { writeFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { CpuProfile } from "./console-profile.js";
 import type { FrameSamples, LoadMarks, ProbeArgs } from "./console-probe.js";
 
 /**
@@ -137,11 +137,10 @@ export async function timeSagaPage(browser: Browser, baseUrl: string, token: str
 
 /**
  * One more empty-cache load of the saga page under Chromium's CPU profiler (the DevTools
- * Profiler domain, sampling every 100 µs), until the drawer is painted; the profile is written to
- * `file` (open it in DevTools' Performance panel or speedscope). For finding where a load's time
- * goes, not for figures: the profiler slows the page down.
+ * Profiler domain, sampling every 100 µs), until the drawer is painted. For finding where a load's
+ * time goes, not for figures: the profiler slows the page down.
  */
-export async function profileSagaPage(browser: Browser, baseUrl: string, token: string, sagaId: string, args: ProbeArgs, file: string): Promise<void> {
+export async function profileSagaPage(browser: Browser, baseUrl: string, token: string, sagaId: string, args: ProbeArgs): Promise<CpuProfile> {
   const context = await signedInContext(browser, token, args);
   try {
     const page = await context.newPage();
@@ -151,8 +150,7 @@ export async function profileSagaPage(browser: Browser, baseUrl: string, token: 
     await cdp.send("Profiler.start");
     await page.goto(sagaUrl(baseUrl, sagaId), { waitUntil: "commit" });
     await until(page, `${MARKS}.drawerPaintedAt !== null`, 30_000);
-    const { profile } = await cdp.send("Profiler.stop");
-    await writeFile(file, JSON.stringify(profile));
+    return (await cdp.send("Profiler.stop")).profile;
   } finally {
     await context.close();
   }

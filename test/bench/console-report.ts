@@ -1,3 +1,4 @@
+import os from "node:os";
 import { CONSOLE_TARGETS, type ConsoleResult } from "./console.js";
 import type { Percentiles } from "./stats.js";
 
@@ -8,6 +9,7 @@ export function printConsoleTable(r: ConsoleResult, baselineTps: number | null):
   const pct = (p: Percentiles) => `p50 ${p.p50}  p99 ${p.p99}  max ${p.max}  (n=${p.count})`;
   const yes = (met: boolean) => (met ? "met" : "MISSED");
   if (baselineTps !== null) rows.push(["console: pgbench baseline of this run", `${baselineTps} TPS`]);
+  rows.push(["console: load average (1 min) at start / end", `${r.loadAverage.start} / ${r.loadAverage.end}`]);
   rows.push([`console: built scripts, gzipped (all ${r.build.js.length})`, `${kb(r.build.jsGzipBytes)} (${kb(r.build.jsBytes)} raw), CSS ${kb(r.build.cssGzipBytes)}${r.build.changedDuringRun ? "  (REBUILT by someone during the run)" : ""}`]);
   for (const l of r.firstLoads) {
     if ("error" in l) rows.push([`console: first load ${l.path}`, `not measured: ${l.error}`]);
@@ -29,10 +31,15 @@ export function printConsoleTable(r: ConsoleResult, baselineTps: number | null):
   for (const [n, x] of r.eventRate.rounds.entries()) {
     rows.push([`console: events round ${n + 1}: ${x.eventsPerSec} events/s for ${x.windowMs} ms, frame ms`, `${pct(x.frameMs)}; >50 ms: ${x.framesOver50Ms}, >100 ms: ${x.framesOver100Ms}`]);
     rows.push([`  slow frames (LoAF), longest; status lag ms`, `${x.slowFrames}, ${x.longestSlowFrameMs} ms; ${pct(x.statusLagMs)}`]);
-    rows.push([`  cores sagad / bench / postgres / rest (Chromium)`, `${x.cores.sagad} / ${x.cores.client} / ${x.cores.postgres} / ${x.cores.other}`]);
+    rows.push([`  cores sagad / bench / postgres / Chromium; whole machine`, `${x.cores.sagad} / ${x.cores.client} / ${x.cores.postgres} / ${x.cores.chromium}; ${x.cores.machine} of ${os.cpus().length}`]);
   }
   for (const e of r.eventRate.errors) rows.push(["console: events round failed", e]);
   rows.push([`  target: no frame over ${CONSOLE_TARGETS.maxFrameMs} ms`, yes(r.targets.met.frames)]);
+  if (r.profile) {
+    const list = (xs: [string, number][]) => xs.slice(0, 6).map(([k, ms]) => `${k} ${ms}`).join(", ");
+    rows.push([`console: profiled cold load (${r.profile.summary.sampledMs} ms sampled), self ms by source`, list(r.profile.summary.bySource)]);
+    rows.push([`  console functions, callees included, ms`, list(r.profile.summary.consoleInclusive)]);
+  }
   const width = Math.max(...rows.map(([k]) => k.length));
   process.stderr.write(`\n${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n")}\n`);
 }

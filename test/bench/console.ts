@@ -1,4 +1,5 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import type { Browser } from "playwright-core";
 import { EventType, type SagaClient, type SagaEvent } from "../../src/client/index.js";
@@ -6,7 +7,9 @@ import { launchChromium } from "../helpers/browser.js";
 import { assetNames, buildConsole, builtAssets, type BuiltAssets } from "./console-bundle.js";
 import { firstLoad, profileSagaPage, timeSagaPage, watchSagaPage, type FirstLoad, type TimedLoad } from "./console-page.js";
 import type { FrameSamples } from "./console-probe.js";
+import { summarizeProfile, type ProfileSummary } from "./console-profile.js";
 import { createSaga, historyUntilRest, MESH_200, meshStepName, meshSteps, stepStatusCounts, STREAM_100, streamSteps } from "./console-sagas.js";
+import { chromiumCpuMs } from "./console-cpu.js";
 import { cpuCost, cpuSnapshot, type CpuCost } from "./cpu-usage.js";
 import { ms } from "./drive.js";
 import { median, medianRound, percentiles, round, type Percentiles } from "./stats.js";
@@ -69,8 +72,8 @@ export interface EventRateRound {
   statusLagMs: Percentiles;
   /** Step statuses the page showed at the end (all COMPLETED if it kept up). */
   pageStatuses: Record<string, number>;
-  /** Cores used during the window: sagad, the bench process, postgres, and the rest (mostly Chromium). */
-  cores: CpuCost["cores"] & { other: number };
+  /** Cores used while the saga ran: sagad, the bench process, postgres, our Chromium, and the whole machine (anything else running too). */
+  cores: CpuCost["cores"] & { chromium: number };
 }
 
 export interface EventRateResult {
@@ -82,11 +85,15 @@ export interface EventRateResult {
 }
 
 export interface ConsoleResult {
+  /** The machine's 1-minute load average when the scenario began and ended: page times swing with it. */
+  loadAverage: { start: number; end: number };
   build: BuiltAssets & { changedDuringRun: boolean };
   /** The sagas list and the 200-step saga's page, each loaded with an empty cache. */
   firstLoads: (FirstLoad | { path: string; error: string })[];
   interactive: InteractiveResult | { error: string };
   eventRate: EventRateResult;
+  /** With `--profile`: one more cold load of the 200-step page under the CPU profiler, by source. */
+  profile: { file: string; summary: ProfileSummary } | null;
   targets: { firstLoadJsGzipBytes: number | null; interactiveMs: number | null; maxFrameMs: number | null; met: { firstLoad: boolean; interactive: boolean; frames: boolean } };
 }
 
@@ -104,6 +111,7 @@ export interface ConsoleOptions {
  * 200-step saga's page made interactive, and frames while one saga streams ~100 events/s.
  */
 export async function consoleScenario(baseUrl: string, token: string, client: SagaClient, sagadPid: number, options: ConsoleOptions, log: (msg: string) => void): Promise<ConsoleResult> {
+  const loadAtStart = round(os.loadavg()[0]!, 2);
   log("console: npm run build:console");
   await buildConsole();
   const namesBefore = await assetNames();
@@ -122,15 +130,19 @@ export async function consoleScenario(baseUrl: string, token: string, client: Sa
     }
     const clicked = meshStepName(MESH_200.failAtLayer, 0);
     const interactive = await interactiveLoads(browser, baseUrl, token, { id: meshId, steps, clicked }, client, options.loads, log).catch((err: Error) => ({ error: err.message.split("\n")[0]! }));
+    let profile: ConsoleResult["profile"] = null;
     if (options.profileDir) {
-      const file = path.resolve(options.profileDir, `console-saga-page-${Date.now()}.cpuprofile`);
+      const stamp = Date.now();
+      const file = path.resolve(options.profileDir, `console-saga-page-${stamp}.cpuprofile`);
       await mkdir(options.profileDir, { recursive: true });
-      await profileSagaPage(browser, baseUrl, token, meshId, { steps: steps.length, click: clicked }, file);
-      log(`console: CPU profile of a cold load of the 200-step page in ${file}`);
+      const cpu = await profileSagaPage(browser, baseUrl, token, meshId, { steps: steps.length, click: clicked });
+      await writeFile(file, JSON.stringify(cpu));
+      profile = { file, summary: await summarizeProfile(cpu, path.resolve(options.profileDir, `console-sourcemapped-${stamp}`)) };
+      log(`console: CPU profile of a cold load of the 200-step page in ${file}: ${profile.summary.bySource.slice(0, 4).map(([s, ms]) => `${s} ${ms} ms`).join(", ")}`);
     }
     const eventRate = await eventRateRounds(browser, baseUrl, token, client, sagadPid, options.rounds, log);
     const changedDuringRun = (await assetNames()).join() !== namesBefore.join();
-    return { build: { ...assets, changedDuringRun }, firstLoads, interactive, eventRate, targets: targets(firstLoads, interactive, eventRate) };
+    return { loadAverage: { start: loadAtStart, end: round(os.loadavg()[0]!, 2) }, build: { ...assets, changedDuringRun }, firstLoads, interactive, eventRate, profile, targets: targets(firstLoads, interactive, eventRate) };
   } finally {
     await browser.close();
   }
@@ -228,8 +240,11 @@ async function eventRateRound(browser: Browser, baseUrl: string, token: string, 
   try {
     await page.start();
     const cpuBefore = await cpuSnapshot([sagadPid]);
+    const chromiumBefore = await chromiumCpuMs();
     const events = await history;
-    const cpu = cpuCost(cpuBefore, await cpuSnapshot([sagadPid]), steps.length);
+    const cpuAfter = await cpuSnapshot([sagadPid]);
+    const chromium = (await chromiumCpuMs()) - chromiumBefore;
+    const cpu = cpuCost(cpuBefore, cpuAfter, steps.length);
     // The page's last updates may trail the last commit; give them a moment before reading.
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const samples = await page.take();
@@ -246,7 +261,7 @@ async function eventRateRound(browser: Browser, baseUrl: string, token: string, 
       ...frames(samples, from, to),
       statusLagMs: statusLag(events, samples),
       pageStatuses: samples.statusCounts,
-      cores: { ...cpu.cores, other: round(Math.max(0, cpu.cores.machine - cpu.cores.sagad - cpu.cores.client - cpu.cores.postgres), 2) },
+      cores: { ...cpu.cores, chromium: round(chromium / (cpuAfter.at - cpuBefore.at), 2) },
     };
   } finally {
     await page.close();
