@@ -85,7 +85,7 @@ describe("describeEvents", () => {
     const [skip, engine] = describeEvents(
       history([
         { type: EventType.STEP_SKIPPED, at: 0, step: "charge", actor: "SkipStep", tokenName: "alice", reason: "charged by phone", output: { id: "ch_1" } },
-        { type: EventType.STEP_STARTED, at: 1, step: "ship", attempt: 1 },
+        { type: EventType.STEP_STARTED, at: 1, step: "ship", attempt: 1, actor: "worker" },
       ]),
       budgets,
     );

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { EventType, SagaStatus, StepStatus } from "../../src/gen/saga/v1/saga_pb.js";
-import { buildTimeline, timeTicks } from "../../src/console/model/timeline.js";
+import { timeAxis } from "../../src/console/model/time-axis.js";
+import { buildTimeline, type Timeline } from "../../src/console/model/timeline.js";
 import { history, sagaOf, T0 } from "./saga-fixtures.js";
 
 const rel = (ms: number) => ms - T0;
@@ -124,12 +125,51 @@ describe("buildTimeline", () => {
   });
 });
 
-describe("timeTicks", () => {
+/** A timeline of one row with bars at these [start, end] offsets from T0. */
+function chart(bars: [number, number][], endMs = bars.at(-1)![1]): Timeline {
+  return {
+    startMs: T0,
+    endMs: T0 + endMs,
+    live: false,
+    rows: [{ step: "a", status: StepStatus.COMPLETED, marks: [], bars: bars.map(([a, b]) => ({ kind: "attempt", startMs: T0 + a, endMs: T0 + b, open: false, tone: "done", attempt: 1, outcome: "" })) }],
+  };
+}
+
+describe("timeAxis", () => {
   it("picks a round interval that keeps the ticks few, starting at zero", () => {
-    const ticks = timeTicks(0, 9_500);
-    expect(ticks.map((t) => t.ms)).toEqual([0, 2000, 4000, 6000, 8000]);
-    expect(ticks[1]!.at).toBeCloseTo(2000 / 9500);
-    expect(timeTicks(0, 3 * 3_600_000).map((t) => t.ms / 3_600_000)).toEqual([0, 0.5, 1, 1.5, 2, 2.5, 3]);
-    expect(timeTicks(0, 40).length).toBeLessThanOrEqual(8);
+    const axis = timeAxis(chart([[0, 9_500]]));
+    expect(axis.ticks.map((t) => t.ms)).toEqual([0, 2000, 4000, 6000, 8000]);
+    expect(axis.ticks[1]!.at).toBeCloseTo(2000 / 9500);
+    expect(timeAxis(chart([[0, 3 * 3_600_000]])).ticks.map((t) => t.ms / 3_600_000)).toEqual([0, 0.5, 1, 1.5, 2, 2.5, 3]);
+    expect(timeAxis(chart([[0, 40]])).ticks.length).toBeLessThanOrEqual(8);
+    expect(axis.gaps).toEqual([]);
+  });
+
+  it("cuts a long idle stretch short, and keeps true proportions when asked", () => {
+    // 2 s of work, an hour held FAILED, then 1 s of work after the operator acted.
+    const timeline = chart([
+      [0, 2000],
+      [3_602_000, 3_603_000],
+    ]);
+    const cut = timeAxis(timeline, { cutIdle: true });
+    expect(cut.gaps).toHaveLength(1);
+    expect(cut.gaps[0]!.idleMs).toBe(3_600_000);
+    expect(cut.gaps[0]!.to - cut.gaps[0]!.from).toBeCloseTo(0.04);
+    // The work on either side keeps its share: 2 s before the gap is two thirds of the rest.
+    expect(cut.at(T0 + 2000)).toBeCloseTo((0.96 * 2) / 3);
+    expect(cut.at(T0 + 3_603_000)).toBeCloseTo(1);
+    expect(cut.at(T0 + 3_602_500)).toBeGreaterThan(cut.gaps[0]!.to);
+    // No tick lands inside the cut.
+    expect(cut.ticks.every((t) => t.at <= cut.gaps[0]!.from || t.at >= cut.gaps[0]!.to)).toBe(true);
+
+    const real = timeAxis(timeline, { cutIdle: false });
+    expect(real.gaps).toEqual([]);
+    expect(real.at(T0 + 2000)).toBeCloseTo(2000 / 3_603_000);
+  });
+
+  it("leaves short pauses alone", () => {
+    const axis = timeAxis(chart([[0, 1000], [1500, 2500]]), { cutIdle: true });
+    expect(axis.gaps).toEqual([]);
+    expect(axis.at(T0 + 1500)).toBeCloseTo(0.6);
   });
 });

@@ -20,7 +20,7 @@ export interface EventLine {
   readonly errorKind?: string;
   /** The stand-in output of a skip, as compact JSON (cut short when long). */
   readonly detail?: string;
-  /** Who caused it when an operator did: "dev via SkipStep". Empty for the engine. */
+  /** Who caused it when a request did: "dev via SkipStep" (token name via operation). Unset for the engine. */
   readonly by?: string;
   /** The operator's reason, when one was given. */
   readonly reason?: string;
@@ -135,7 +135,8 @@ interface Said {
 
 function describe(event: SagaEvent, ctx: Context): EventLine {
   const said = sentence(event, ctx);
-  const by = event.actor && event.actor !== "engine" ? (event.tokenName ? `${event.tokenName} via ${event.actor}` : event.actor) : "";
+  // Only a request carries a token; what the engine does on its own has none.
+  const by = event.tokenName ? `${event.tokenName} via ${event.actor}` : "";
   return {
     sequence: Number(event.sequence),
     type: eventTypeName(event.type),

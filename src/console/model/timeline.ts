@@ -189,24 +189,3 @@ function markLabel(what: string, e: SagaEvent): string {
   const why = e.reason ? ` (${e.reason})` : "";
   return `${what}${who}${why}`;
 }
-
-export interface Tick {
-  readonly ms: number;
-  /** Offset from the chart's start, as a fraction of its span (0 to 1). */
-  readonly at: number;
-}
-
-const STEPS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 21_600_000, 43_200_000, 86_400_000];
-
-/**
- * Axis ticks at a round interval (1, 2, 5 × a power of ten, or whole seconds, minutes and hours),
- * the smallest that keeps them at most `maxTicks`, as offsets from the chart's start.
- */
-export function timeTicks(startMs: number, endMs: number, maxTicks = 8): Tick[] {
-  const span = Math.max(endMs - startMs, 1);
-  const fits = (interval: number) => Math.floor(span / interval) + 1 <= maxTicks;
-  const interval = STEPS_MS.find(fits) ?? Math.ceil(span / (maxTicks - 1) / 86_400_000) * 86_400_000;
-  const ticks: Tick[] = [];
-  for (let ms = 0; ms <= span; ms += interval) ticks.push({ ms, at: ms / span });
-  return ticks;
-}

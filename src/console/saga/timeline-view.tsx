@@ -1,8 +1,9 @@
-import { useMemo } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
 import type { Saga, SagaEvent } from "../../gen/saga/v1/saga_pb.js";
 import { clockText, durationText } from "../model/duration-text.js";
 import { stepStatusLook } from "../model/status.js";
-import { buildTimeline, timeTicks, type BarKind, type Timeline, type TimelineBar, type TimelineMark } from "../model/timeline.js";
+import { timeAxis, type TimeAxis } from "../model/time-axis.js";
+import { buildTimeline, type BarKind, type TimelineBar, type TimelineMark } from "../model/timeline.js";
 import "./history.css";
 
 const KIND_LABEL: Record<BarKind, string> = {
@@ -17,11 +18,15 @@ const KIND_LABEL: Record<BarKind, string> = {
  * attempts, compensations in purple with a dashed edge, and ticks for operator acts. Positions are
  * percentages of the span, so the chart needs no measuring and follows the page's width. Hovering
  * a bar shows what happened, when, and for how long. `now` moves the open bars of a live saga.
+ * Long stretches where nothing ran (a saga held FAILED until an operator acted) are cut short
+ * unless the operator asks for true proportions.
  */
 export function TimelineView(props: { saga: Saga; events: readonly SagaEvent[]; now: number }) {
   const { saga, events, now } = props;
   const timeline = useMemo(() => buildTimeline(saga, events, now), [saga, events, now]);
-  const ticks = useMemo(() => timeTicks(timeline.startMs, timeline.endMs), [timeline.startMs, timeline.endMs]);
+  const [cutIdle, setCutIdle] = useState(true);
+  const axis = useMemo(() => timeAxis(timeline, { cutIdle }), [timeline, cutIdle]);
+  const ticks = axis.ticks;
   const span = timeline.endMs - timeline.startMs;
   const ran = timeline.rows.some((r) => r.bars.length > 0);
 
@@ -32,6 +37,10 @@ export function TimelineView(props: { saga: Saga; events: readonly SagaEvent[]; 
           Started {clockText(timeline.startMs)} · {durationText(span)}
           {timeline.live ? " so far" : ""}
         </span>
+        <label class="timeline-cut">
+          <input type="checkbox" checked={cutIdle} onChange={(e) => setCutIdle(e.currentTarget.checked)} />
+          Cut idle time
+        </label>
         <Legend />
       </div>
       {!ran ? (
@@ -43,6 +52,11 @@ export function TimelineView(props: { saga: Saga; events: readonly SagaEvent[]; 
             {ticks.map((t) => (
               <span class="timeline-tick" style={{ left: `${t.at * 100}%` }} key={t.ms}>
                 {t.ms === 0 ? "0" : `+${durationText(t.ms)}`}
+              </span>
+            ))}
+            {axis.gaps.map((g) => (
+              <span class="timeline-gap-label" style={{ left: `${((g.from + g.to) / 2) * 100}%` }} key={g.from} title={`Nothing ran for ${durationText(g.idleMs)}`}>
+                ⋯ {durationText(g.idleMs)} ⋯
               </span>
             ))}
           </div>
@@ -57,30 +71,33 @@ export function TimelineView(props: { saga: Saga; events: readonly SagaEvent[]; 
                 {ticks.map((t) => (
                   <span class="timeline-gridline" style={{ left: `${t.at * 100}%` }} key={t.ms} aria-hidden="true" />
                 ))}
+                {axis.gaps.map((g) => (
+                  <span class="timeline-gap" style={{ left: `${g.from * 100}%`, width: `${(g.to - g.from) * 100}%` }} key={`g${g.from}`} aria-hidden="true" />
+                ))}
                 {row.bars.map((bar, i) => (
-                  <Bar bar={bar} step={row.step} timeline={timeline} key={i} />
+                  <Bar bar={bar} step={row.step} axis={axis} key={i} />
                 ))}
                 {row.marks.map((mark, i) => (
-                  <Mark mark={mark} step={row.step} timeline={timeline} key={`m${i}`} />
+                  <Mark mark={mark} step={row.step} axis={axis} key={`m${i}`} />
                 ))}
               </div>,
             ];
           })}
-          {timeline.live && <NowLine timeline={timeline} now={now} />}
+          {timeline.live && <NowLine axis={axis} now={now} />}
         </div>
       )}
     </section>
   );
 }
 
-function position(timeline: Timeline, ms: number): number {
-  return ((ms - timeline.startMs) / (timeline.endMs - timeline.startMs)) * 100;
+function position(axis: TimeAxis, ms: number): number {
+  return axis.at(ms) * 100;
 }
 
-function Bar(props: { bar: TimelineBar; step: string; timeline: Timeline }) {
-  const { bar, step, timeline } = props;
-  const left = position(timeline, bar.startMs);
-  const width = position(timeline, bar.endMs) - left;
+function Bar(props: { bar: TimelineBar; step: string; axis: TimeAxis }) {
+  const { bar, step, axis } = props;
+  const left = position(axis, bar.startMs);
+  const width = position(axis, bar.endMs) - left;
   const end = bar.open ? (bar.kind.endsWith("wait") ? `due ${clockText(bar.endMs)}` : "now") : clockText(bar.endMs);
   const title = `${step} · ${KIND_LABEL[bar.kind]} · ${bar.outcome}\n${clockText(bar.startMs)} → ${end} (${durationText(bar.endMs - bar.startMs)}${bar.open ? ", still going" : ""})`;
   return (
@@ -93,20 +110,20 @@ function Bar(props: { bar: TimelineBar; step: string; timeline: Timeline }) {
   );
 }
 
-function Mark(props: { mark: TimelineMark; step: string; timeline: Timeline }) {
-  const { mark, step, timeline } = props;
+function Mark(props: { mark: TimelineMark; step: string; axis: TimeAxis }) {
+  const { mark, step, axis } = props;
   return (
     <span
       class={`timeline-mark mark-${mark.type}`}
-      style={{ left: `${position(timeline, mark.atMs)}%` }}
+      style={{ left: `${position(axis, mark.atMs)}%` }}
       title={`${step} · ${mark.label}\n${clockText(mark.atMs)}`}
     />
   );
 }
 
 /** Where `now` is, across every row of a live saga. */
-function NowLine(props: { timeline: Timeline; now: number }) {
-  const at = Math.min(100, Math.max(0, position(props.timeline, props.now)));
+function NowLine(props: { axis: TimeAxis; now: number }) {
+  const at = Math.min(100, Math.max(0, position(props.axis, props.now)));
   return (
     <div class="timeline-now-lane" aria-hidden="true">
       <span class="timeline-now" style={{ left: `${at}%` }} />
