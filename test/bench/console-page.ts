@@ -165,14 +165,24 @@ export interface WatchedPage {
   close(): Promise<void>;
 }
 
-/** Opens the saga page and waits for its `steps` nodes, without clicking anything. */
-export async function watchSagaPage(browser: Browser, baseUrl: string, token: string, sagaId: string, steps: number, timeoutMs = 30_000): Promise<WatchedPage> {
+/** The saga page's tabs a watched saga is measured on; each renders only its own panel. */
+export type SagaView = "Graph" | "Timeline" | "History";
+
+/**
+ * Opens the saga page, waits for its `steps` nodes (the Graph tab is the default view), then
+ * switches to `view`.
+ */
+export async function watchSagaPage(browser: Browser, baseUrl: string, token: string, sagaId: string, steps: number, view: SagaView, timeoutMs = 30_000): Promise<WatchedPage> {
   const context = await signedInContext(browser, token, { steps, click: null });
   try {
     const page = await context.newPage();
     await page.goto(sagaUrl(baseUrl, sagaId), { waitUntil: "commit" });
     await until(page, `${MARKS}.nodesPaintedAt !== null`, timeoutMs);
     const readyAt = (await page.evaluate(`${MARKS}.nodesPaintedAt`)) as number;
+    if (view !== "Graph") {
+      await page.getByRole("tab", { name: new RegExp(`^${view}`) }).click();
+      await page.locator(`[role="tabpanel"]#panel-${view}`).waitFor({ timeout: timeoutMs });
+    }
     return {
       readyAt,
       start: async () => void (await page.evaluate("globalThis.__consoleBench.startFrames()")),

@@ -29,8 +29,8 @@ export function printConsoleTable(r: ConsoleResult, baselineTps: number | null):
     rows.push([`  target ≤ ${CONSOLE_TARGETS.interactiveMs} ms (cold median)`, yes(r.targets.met.interactive)]);
   }
   for (const [n, x] of r.eventRate.rounds.entries()) {
-    rows.push([`console: events round ${n + 1}: ${x.eventsPerSec} events/s for ${x.windowMs} ms, frame ms`, `${pct(x.frameMs)}; >50 ms: ${x.framesOver50Ms}, >100 ms: ${x.framesOver100Ms}`]);
-    rows.push([`  slow frames (LoAF), longest; status lag ms`, `${x.slowFrames}, ${x.longestSlowFrameMs} ms; ${pct(x.statusLagMs)}`]);
+    rows.push([`console: events ${n + 1}, ${x.view} tab: ${x.eventsPerSec} events/s for ${x.windowMs} ms, frame ms`, `${pct(x.frameMs)}; >50 ms: ${x.framesOver50Ms}, >100 ms: ${x.framesOver100Ms}`]);
+    rows.push([`  slow frames (LoAF), longest; status lag ms`, `${x.slowFrames}, ${x.longestSlowFrameMs} ms; ${x.statusLagMs ? pct(x.statusLagMs) : "-"}`]);
     rows.push([`  cores sagad / bench / postgres / Chromium; whole machine`, `${x.cores.sagad} / ${x.cores.client} / ${x.cores.postgres} / ${x.cores.chromium}; ${x.cores.machine} of ${os.cpus().length}`]);
   }
   for (const e of r.eventRate.errors) rows.push(["console: events round failed", e]);

@@ -5,7 +5,7 @@ import type { Browser } from "playwright-core";
 import { EventType, type SagaClient, type SagaEvent } from "../../src/client/index.js";
 import { launchChromium } from "../helpers/browser.js";
 import { assetNames, buildConsole, builtAssets, type BuiltAssets } from "./console-bundle.js";
-import { firstLoad, profileSagaPage, timeSagaPage, watchSagaPage, type FirstLoad, type TimedLoad } from "./console-page.js";
+import { firstLoad, profileSagaPage, timeSagaPage, watchSagaPage, type FirstLoad, type SagaView, type TimedLoad } from "./console-page.js";
 import type { FrameSamples } from "./console-probe.js";
 import { summarizeProfile, type ProfileSummary } from "./console-profile.js";
 import { createSaga, historyUntilRest, MESH_200, meshStepName, meshSteps, stepStatusCounts, STREAM_100, streamSteps } from "./console-sagas.js";
@@ -52,6 +52,8 @@ export interface InteractiveResult {
 
 /** One saga streaming events into a page that watches it. */
 export interface EventRateRound {
+  /** The tab open while the events streamed in. */
+  view: SagaView;
   sagaId: string;
   steps: number;
   /** Events committed between the gate completing and the saga resting, per second of that window. */
@@ -68,8 +70,8 @@ export interface EventRateRound {
   slowFrames: number;
   longestSlowFrameMs: number;
   longestSlowFrameScripts: string[];
-  /** Event committed → the node's data-status in the page showing it (STEP_COMPLETED events). */
-  statusLagMs: Percentiles;
+  /** Event committed → the node's data-status in the page showing it (STEP_COMPLETED events; Graph only). */
+  statusLagMs: Percentiles | null;
   /** Step statuses the page showed at the end (all COMPLETED if it kept up). */
   pageStatuses: Record<string, number>;
   /** Cores used while the saga ran: sagad, the bench process, postgres, our Chromium, and the whole machine (anything else running too). */
@@ -78,11 +80,15 @@ export interface EventRateRound {
 
 export interface EventRateResult {
   shape: typeof STREAM_100;
+  /** Every round of every view: the Graph tab (the default view) first, then Timeline and History. */
   rounds: EventRateRound[];
-  /** The round with the median longest frame. */
-  median: EventRateRound | null;
+  /** Per view, the round with the median longest frame. */
+  medians: EventRateRound[];
   errors: string[];
 }
+
+/** Graph is the page's default and the headline; the Gantt and the history redraw as events come too. */
+const VIEWS: readonly SagaView[] = ["Graph", "Timeline", "History"];
 
 export interface ConsoleResult {
   /** The machine's 1-minute load average when the scenario began and ended: page times swing with it. */
@@ -215,25 +221,28 @@ function medians(loads: InteractiveLoad[]): InteractiveResult["coldMedian"] {
 async function eventRateRounds(browser: Browser, baseUrl: string, token: string, client: SagaClient, sagadPid: number, rounds: number, log: (msg: string) => void): Promise<EventRateResult> {
   const result: EventRateRound[] = [];
   const errors: string[] = [];
-  for (let r = 1; r <= rounds; r++) {
-    try {
-      result.push(await eventRateRound(browser, baseUrl, token, client, sagadPid));
-      const x = result.at(-1)!;
-      log(`console: events round ${r}: ${x.eventsPerSec} events/s, frames p99 ${x.frameMs.p99} max ${x.frameMs.max} ms, status lag p99 ${x.statusLagMs.p99} ms`);
-    } catch (err) {
-      errors.push((err as Error).message.split("\n")[0]!);
-      log(`console: events round ${r} failed: ${errors.at(-1)}`);
+  for (const view of VIEWS) {
+    for (let r = 1; r <= rounds; r++) {
+      try {
+        result.push(await eventRateRound(browser, baseUrl, token, client, sagadPid, view));
+        const x = result.at(-1)!;
+        log(`console: events, ${view} tab, round ${r}: ${x.eventsPerSec} events/s, frames p99 ${x.frameMs.p99} max ${x.frameMs.max} ms, status lag p99 ${x.statusLagMs?.p99 ?? "-"} ms`);
+      } catch (err) {
+        errors.push(`${view} tab: ${(err as Error).message.split("\n")[0]!}`);
+        log(`console: events, ${view} tab, round ${r} failed: ${errors.at(-1)}`);
+      }
     }
   }
-  return { shape: STREAM_100, rounds: result, median: result.length > 0 ? medianRound(result, (x) => x.frameMs.max) : null, errors };
+  const medians = VIEWS.map((v) => result.filter((x) => x.view === v)).filter((xs) => xs.length > 0).map((xs) => medianRound(xs, (x) => x.frameMs.max));
+  return { shape: STREAM_100, rounds: result, medians, errors };
 }
 
-async function eventRateRound(browser: Browser, baseUrl: string, token: string, client: SagaClient, sagadPid: number): Promise<EventRateRound> {
+async function eventRateRound(browser: Browser, baseUrl: string, token: string, client: SagaClient, sagadPid: number, view: SagaView): Promise<EventRateRound> {
   const steps = streamSteps(STREAM_100);
   const id = await createSaga(client, "bench-console-stream", steps);
   const history = historyUntilRest(client, id);
   // Read to the end whatever happens to the page, so no stream is left to fail at shutdown.
-  const page = await watchSagaPage(browser, baseUrl, token, id, steps.length).catch(async (err: Error) => {
+  const page = await watchSagaPage(browser, baseUrl, token, id, steps.length, view).catch(async (err: Error) => {
     await history.catch(() => undefined);
     throw err;
   });
@@ -254,12 +263,13 @@ async function eventRateRound(browser: Browser, baseUrl: string, token: string, 
     const to = ms(events.at(-1)!);
     if (samples.frames.length === 0 || samples.frames[0]![0] > from) throw new Error(`the page was not ready before the stream began (nodes painted ${round(page.readyAt, 0)} ms after navigation)`);
     return {
+      view,
       sagaId: id,
       steps: steps.length,
       ...rate(events, from, to),
       pageReadyMs: round(page.readyAt, 1),
       ...frames(samples, from, to),
-      statusLagMs: statusLag(events, samples),
+      statusLagMs: view === "Graph" ? statusLag(events, samples) : null,
       pageStatuses: samples.statusCounts,
       cores: { ...cpu.cores, chromium: round(chromium / (cpuAfter.at - cpuBefore.at), 2) },
     };
