@@ -1,11 +1,10 @@
-import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { useEffect, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { SagaStatus, type Saga } from "../../gen/saga/v1/saga_pb.js";
 import { toProblem, type Problem } from "../api/problem.js";
 import { StatusBadge } from "../components/status-badge.js";
-import { durationText } from "../model/duration-text.js";
+import { Ago } from "../lists/ago.js";
 import {
   FILTER_KEYS,
   FILTERABLE_STATUSES,
@@ -203,21 +202,16 @@ function SagaTable(props: { rows: readonly Saga[]; now: number }) {
               ))}
             </td>
             <td>
-              <Ago ms={saga.createTime ? timestampMs(saga.createTime) : undefined} now={props.now} />
+              <Ago time={saga.createTime} now={props.now} />
             </td>
             <td>
-              <Ago ms={saga.updateTime ? timestampMs(saga.updateTime) : undefined} now={props.now} />
+              <Ago time={saga.updateTime} now={props.now} />
             </td>
           </tr>
         ))}
       </tbody>
     </table>
   );
-}
-
-function Ago(props: { ms: number | undefined; now: number }) {
-  if (props.ms === undefined) return <span class="muted">—</span>;
-  return <time dateTime={new Date(props.ms).toISOString()} title={new Date(props.ms).toLocaleString()}>{durationText(Math.max(0, props.now - props.ms))} ago</time>;
 }
 
 function EmptyList(props: { filtered: boolean }) {
