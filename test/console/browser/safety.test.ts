@@ -32,6 +32,14 @@ describe("console safety, in Chromium", () => {
       expect(await button.isDisabled(), name).toBe(true);
       expect(await button.getAttribute("title"), name).toMatch(/sagas:execute/);
     }
+    await tab.node("f").click();
+    const drawer = tab.page.locator('[data-testid="step-drawer"]');
+    await drawer.waitFor({ timeout: 5_000 });
+    for (const name of ["Retry step", "Skip step"]) {
+      const button = drawer.getByRole("button", { name });
+      expect(await button.isDisabled(), name).toBe(true);
+      expect(await button.getAttribute("title"), name).toMatch(/sagas:execute/);
+    }
     await tab.screenshot("read-only-saga");
 
     // The server is the judge: a button forced back on gets PERMISSION_DENIED, shown with the scope.

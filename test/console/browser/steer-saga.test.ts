@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { SagaStatus } from "../../../src/client/index.js";
 import { waitForStatus } from "../../helpers/wait.js";
-import { confirmButton, fillDialog, refusedCall, useConsole } from "./console-page.js";
+import { confirmButton, fillDialog, useConsole } from "./console-page.js";
 
 /** A step that fails at once and for good: nothing listens on port 1, and one attempt is allowed. */
 const FAILING_CHARGE = {
