@@ -36,6 +36,7 @@ export function SagaHeader(props: { saga: Saga; connection: Connection; now: num
           {counts.done}/{saga.steps.length} done
           {counts.failed > 0 && <span class="fact-bad"> · {counts.failed} failed</span>}
           {counts.running > 0 && <span> · {counts.running} running</span>}
+          {counts.undone > 0 && <span> · {counts.undone} compensated</span>}
         </Fact>
         <Fact term="Retries">
           <span title="RetrySaga calls used / allowed">
@@ -141,7 +142,8 @@ export function relative(deltaMs: number): string {
   return deltaMs < 0 ? `${text} ago` : `in ${text}`;
 }
 
-function stepCounts(saga: Saga): { done: number; failed: number; running: number } {
+function stepCounts(saga: Saga): { done: number; failed: number; running: number; undone: number } {
+  let undone = 0;
   let done = 0;
   let failed = 0;
   let running = 0;
@@ -149,6 +151,7 @@ function stepCounts(saga: Saga): { done: number; failed: number; running: number
     if (step.status === StepStatus.COMPLETED || step.status === StepStatus.SKIPPED) done++;
     else if (step.status === StepStatus.FAILED || step.status === StepStatus.COMPENSATION_FAILED) failed++;
     else if (step.status === StepStatus.RUNNING || step.status === StepStatus.COMPENSATING) running++;
+    else if (step.status === StepStatus.COMPENSATED) undone++;
   }
-  return { done, failed, running };
+  return { done, failed, running, undone };
 }

@@ -3,7 +3,7 @@ import type { ComponentChildren } from "preact";
 import { useMemo } from "preact/hooks";
 import { StepStatus, TaskState, type Saga, type SagaEvent, type Step } from "../../gen/saga/v1/saga_pb.js";
 import { StatusBadge } from "../components/status-badge.js";
-import { durationText } from "../model/duration-text.js";
+import { clockText, durationText } from "../model/duration-text.js";
 import { isCompensationStatus } from "../model/dag-model.js";
 import { stepStatusLook } from "../model/status.js";
 import { idempotencyKeyOf, stepAttempts, type AttemptRow } from "../model/step-attempts.js";
@@ -103,7 +103,8 @@ function Json(props: { value: unknown; empty: string }) {
 }
 
 function outputMissing(status: StepStatus): string {
-  return status === StepStatus.COMPLETED || status === StepStatus.SKIPPED ? "No output." : "No output yet.";
+  if (status === StepStatus.PENDING || status === StepStatus.RUNNING || status === StepStatus.RETRY_SCHEDULED) return "No output yet.";
+  return status === StepStatus.FAILED || status === StepStatus.CANCELLED ? "No output: the step did not complete." : "No output.";
 }
 
 function WorkerTask(props: { step: Step }) {
@@ -142,7 +143,7 @@ function Attempts(props: { rows: readonly AttemptRow[]; now: number }) {
               {row.attempt}
             </td>
             <td>
-              <time dateTime={new Date(row.startMs).toISOString()}>{new Date(row.startMs).toLocaleTimeString()}</time>
+              <time dateTime={new Date(row.startMs).toISOString()}>{clockText(row.startMs)}</time>
             </td>
             <td>{durationText((row.endMs ?? now) - row.startMs)}</td>
             <td>
@@ -151,7 +152,7 @@ function Attempts(props: { rows: readonly AttemptRow[]; now: number }) {
               {row.errorKind && <span class="kind">{row.errorKind}</span>}
               {row.error && <div class="attempt-error">{row.error}</div>}
               {row.nextAttemptMs !== undefined && (
-                <div class="muted">next attempt {new Date(row.nextAttemptMs).toLocaleTimeString()}</div>
+                <div class="muted">next attempt at {clockText(row.nextAttemptMs)}</div>
               )}
             </td>
           </tr>
