@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { SagaStatus, StepStatus } from "../../src/gen/saga/v1/saga_pb.js";
-import { sagaActionAvailability, sagaActionEffects, stepActionAvailability, stepActionEffects } from "../../src/console/model/action-rules.js";
+import { sagaActionAvailability, sagaActionEffects, stepActionAvailability, stepActionEffects, undoOrder } from "../../src/console/model/action-rules.js";
 import { sagaOf } from "./saga-fixtures.js";
 
 const failed = () => {
@@ -62,6 +62,18 @@ describe("stepActionAvailability", () => {
   });
 });
 
+describe("undoOrder", () => {
+  it("puts every step after the steps downstream of it, whatever the definition order", () => {
+    const saga = sagaOf(SagaStatus.FAILED, ["ship", "charge", "reserve", "audit"].map((name) => ({ name, status: StepStatus.COMPLETED })));
+    saga.steps[0]!.dependsOn = ["charge"];
+    saga.steps[1]!.dependsOn = ["reserve"];
+    const order = undoOrder(saga).map((s) => s.name);
+    expect(order.indexOf("ship")).toBeLessThan(order.indexOf("charge"));
+    expect(order.indexOf("charge")).toBeLessThan(order.indexOf("reserve"));
+    expect(order).toHaveLength(4);
+  });
+});
+
 describe("effects", () => {
   it("names the steps an action touches and how the saga ends", () => {
     const saga = failed();
@@ -69,7 +81,7 @@ describe("effects", () => {
       "Resumes the saga from its failed step: charge, each with a fresh budget of attempts. Completed steps do not run again.",
       "This is retry 1 of the 3 the saga allows.",
     ]);
-    expect(sagaActionEffects(saga, "cancel")).toContain("The completed steps with a compensation are compensated in reverse dependency order: reserve.");
+    expect(sagaActionEffects(saga, "cancel")).toContain("The completed steps with a compensation are compensated, each after the steps that depend on it: reserve.");
     expect(stepActionEffects(saga, saga.steps[1]!, "skipStep")).toEqual([
       "Marks step charge SKIPPED without running it.",
       "Its dependents (ship) read the stand-in output below as steps.charge.output.",

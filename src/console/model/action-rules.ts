@@ -69,10 +69,10 @@ const withStatus = (saga: Saga, ...statuses: StepStatus[]) => saga.steps.filter(
  * the operator confirms this saga's consequences, not a generic warning.
  */
 export function sagaActionEffects(saga: Saga, action: SagaAction): string[] {
-  const compensable = withStatus(saga, StepStatus.COMPLETED).filter((s) => s.compensate);
+  const compensable = undoOrder(saga).filter((s) => s.status === StepStatus.COMPLETED && s.compensate);
   const undo =
     compensable.length > 0
-      ? `The completed steps with a compensation are compensated in reverse dependency order: ${names(compensable)}.`
+      ? `The completed steps with a compensation are compensated, each after the steps that depend on it: ${names(compensable)}.`
       : "No completed step has a compensation, so there is nothing to undo.";
   switch (action) {
     case "retrySaga": {
@@ -108,6 +108,27 @@ export function sagaActionEffects(saga: Saga, action: SagaAction): string[] {
       ];
     }
   }
+}
+
+/**
+ * The steps in the order compensation reaches them: the reverse of a topological order, so a step
+ * comes after everything downstream of it (independent branches really run in parallel).
+ */
+export function undoOrder(saga: Saga): Step[] {
+  const byName = new Map(saga.steps.map((s) => [s.name, s]));
+  const placed = new Set<string>();
+  const order: Step[] = [];
+  const visit = (step: Step) => {
+    if (placed.has(step.name)) return;
+    placed.add(step.name);
+    for (const dep of step.dependsOn) {
+      const upstream = byName.get(dep);
+      if (upstream) visit(upstream);
+    }
+    order.push(step);
+  };
+  saga.steps.forEach(visit);
+  return order.reverse();
 }
 
 /** The steps that depend on `step` directly: the ones that read a skipped step's stand-in output. */

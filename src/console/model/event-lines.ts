@@ -187,14 +187,14 @@ function sentence(e: SagaEvent, ctx: Context): Said {
     case EventType.COMPENSATION_FAILED:
       return { icon: "✕", tone: "failed", text: `${step}: compensation ${ctx.attempts(e.attempt)} failed for good${error}` };
     case EventType.STEP_CANCELLED:
-      return { icon: "⊘", tone: "stopped", text: `${e.message || `${step} cancelled`}${error}` };
+      return { icon: "⊘", tone: "stopped", text: `${e.message || `${step} cancelled`}${e.error ? ` (${e.error})` : ""}` };
     case EventType.STEP_RECOVERED:
       return { icon: "⇄", tone: "waiting", text: `${step}: ${withoutStepName(e.message, e.step) || `${ctx.attempts(e.attempt)} runs again`}` };
     case EventType.STEP_DEFERRED: {
       // The refused attempt is given back, so the event carries the attempt before it.
       const what = compensating ? `compensation ${ctx.attempts(e.attempt + 1)}` : ctx.attempts(e.attempt + 1);
       const next = retryIn.replace("retry in", "next try in");
-      return { icon: "⏸", tone: "waiting", text: `${step}: ${what} not made, circuit breaker open${error}${next}` };
+      return { icon: "‖", tone: "waiting", text: `${step}: ${what} not made, circuit breaker open${error}${next}` };
     }
     default:
       return { icon: "•", tone: "idle", text: e.message || eventTypeName(e.type) };

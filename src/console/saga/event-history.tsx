@@ -93,7 +93,7 @@ function HistoryLine(props: { line: EventLine }) {
       </span>
       <div class="history-body">
         <span class="history-text">{line.text}</span>
-        {line.errorKind && <code class="history-kind">{line.errorKind}</code>}
+        {line.errorKind && <code class={`history-kind${line.failure ? " history-kind-failure" : ""}`}>{line.errorKind}</code>}
         {line.detail && <div class="history-detail mono">{line.detail}</div>}
         {(line.by || line.reason) && (
           <div class="history-who">
