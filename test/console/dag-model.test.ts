@@ -3,7 +3,9 @@ import { SagaStatus, StepStatus } from "../../src/gen/saga/v1/saga_pb.js";
 import {
   dagStepsFromSaga,
   edgePath,
+  focusStep,
   layoutDag,
+  NODE_HEIGHT,
   NODE_WIDTH,
   stepTone,
   structureKey,
@@ -42,7 +44,7 @@ describe("layoutDag", () => {
     expect(dag.nodes.has("b")).toBe(true);
   });
 
-  it("lays out a 200-step mesh (20 layers of 10, fan-in 2 and 10) in well under a second", () => {
+  it("lays out a 200-step mesh (20 layers of 10, fan-in 2 and 10) with every node placed and none overlapping", () => {
     const name = (layer: number, i: number) => `l${layer}-s${i}`;
     const steps = Array.from({ length: 200 }, (_, n) => {
       const layer = Math.floor(n / 10);
@@ -50,10 +52,16 @@ describe("layoutDag", () => {
       const parents = layer === 0 ? [] : layer % 5 === 0 ? [...Array(10).keys()] : [i, (i + 1) % 10];
       return step(name(layer, i), parents.map((p) => name(layer - 1, p)));
     });
-    const started = performance.now();
     const dag = layoutDag(steps);
-    expect(performance.now() - started).toBeLessThan(1000);
     expect(dag.nodes.size).toBe(200);
+    // Timing is BENCHMARKS.md's business (CPUs here are shared); the shape is this test's.
+    const columns = new Map<number, number[]>();
+    for (const box of dag.nodes.values()) columns.set(Math.round(box.x), [...(columns.get(Math.round(box.x)) ?? []), box.y]);
+    expect(columns.size).toBe(20); // one column per layer
+    for (const ys of columns.values()) {
+      const sorted = [...ys].sort((a, b) => a - b);
+      for (let i = 1; i < sorted.length; i++) expect(sorted[i]! - sorted[i - 1]!).toBeGreaterThanOrEqual(NODE_HEIGHT);
+    }
   });
 });
 
@@ -133,5 +141,16 @@ describe("edgePath", () => {
     expect(d.startsWith("M0,0")).toBe(true);
     expect(d.endsWith("L30,0")).toBe(true);
     expect(edgePath([])).toBe("");
+  });
+});
+
+describe("focusStep", () => {
+  it("picks a failed step first, then a running one, then a waiting one", () => {
+    const steps = [step("a", [], StepStatus.COMPLETED), step("b", [], StepStatus.RETRY_SCHEDULED), step("c", [], StepStatus.RUNNING), step("d", [], StepStatus.FAILED)];
+    expect(focusStep(steps)).toBe("d");
+    expect(focusStep(steps.slice(0, 3))).toBe("c");
+    expect(focusStep(steps.slice(0, 2))).toBe("b");
+    expect(focusStep(steps.slice(0, 1))).toBeUndefined();
+    expect(focusStep([step("x"), step("y")])).toBeUndefined(); // a definition's steps have no status
   });
 });

@@ -62,6 +62,8 @@ export function structureKey(steps: readonly Pick<DagStep, "name" | "dependsOn">
  * Above this many steps the layout trades a little tidiness for time: dagre's network-simplex
  * ranking and its extra ordering passes took ~560 ms for the 200-step mesh of the page benchmark
  * (test/bench/console-sagas.ts) in Node; tight-tree ranking without them ~130 ms, same ranks.
+ * (The small `edgesep` matters more for looks: dagre's default, 20, spread that mesh to 4,900
+ * units high; 4 keeps it near 2,100, with edges half as steep.)
  */
 const LARGE_DAG = 80;
 
@@ -72,7 +74,7 @@ const LARGE_DAG = 80;
 export function layoutDag(steps: readonly Pick<DagStep, "name" | "dependsOn">[]): DagLayout {
   const large = steps.length > LARGE_DAG;
   const g = new graphlib.Graph({ multigraph: false });
-  g.setGraph({ rankdir: "LR", nodesep: 18, ranksep: 56, marginx: 16, marginy: 16, ranker: large ? "tight-tree" : "network-simplex" });
+  g.setGraph({ rankdir: "LR", nodesep: 14, edgesep: 4, ranksep: 56, marginx: 16, marginy: 16, ranker: large ? "tight-tree" : "network-simplex" });
   g.setDefaultEdgeLabel(() => ({}));
   const names = new Set(steps.map((s) => s.name));
   for (const s of steps) g.setNode(s.name, { width: NODE_WIDTH, height: NODE_HEIGHT });
@@ -161,6 +163,21 @@ export function visibleSteps(steps: readonly DagStep[], hideCompleted: boolean):
 /** The tone a node is drawn in; a definition's step (no status) is neutral. */
 export function stepTone(step: Pick<DagStep, "status">): Tone {
   return step.status === undefined ? "idle" : stepStatusLook(step.status).tone;
+}
+
+/** Which tones need an operator's eyes first, most urgent first. */
+const FOCUS_ORDER: readonly Tone[] = ["failed", "active", "undoing", "waiting"];
+
+/**
+ * The step a large graph's first view centres on: the first failed one, else the first running
+ * (or compensating), else the first waiting for a retry; undefined when nothing is happening.
+ */
+export function focusStep(steps: readonly DagStep[]): string | undefined {
+  for (const tone of FOCUS_ORDER) {
+    const hit = steps.find((s) => s.status !== undefined && stepTone(s) === tone);
+    if (hit) return hit.name;
+  }
+  return undefined;
 }
 
 const COMPENSATION_STATUSES = new Set([StepStatus.COMPENSATING, StepStatus.COMPENSATED, StepStatus.COMPENSATION_FAILED]);

@@ -2,6 +2,7 @@ import { useEffect, useId, useMemo, useRef, useState } from "preact/hooks";
 import type { TargetedPointerEvent, TargetedWheelEvent } from "preact";
 import {
   edgePath,
+  focusStep,
   isCompensationStatus,
   isSettledDone,
   layoutDag,
@@ -29,6 +30,10 @@ const MAX_ZOOM = 3;
 const CLICK_SLOP = 4;
 const FRAME_MIN = 220;
 const FRAME_MAX = 640;
+/** Below this scale node text cannot be read; a first view of a graph that small shows its focus instead. */
+const READABLE_ZOOM = 0.5;
+/** The scale a focused first view uses. */
+const FOCUS_ZOOM = 0.75;
 
 /**
  * A DAG of steps: one node per step coloured by status, with zoom (wheel and buttons), pan
@@ -41,7 +46,13 @@ export function DagView(props: { steps: readonly DagStep[]; selected?: string; o
   const shown = useMemo(() => visibleSteps(steps, hideCompleted), [steps, hideCompleted]);
   const shape = structureKey(shown);
   // Keyed by shape alone: `shown` changes on every status change, the layout must not.
-  const laidOut = useMemo(() => layoutDag(shown), [shape]);
+  const laidOut = useMemo(() => {
+    const started = performance.now();
+    const result = layoutDag(shown);
+    // A user-timing entry, so a benchmark (or DevTools) can read what layout costs.
+    performance.measure("dag-layout", { start: started, detail: { steps: shown.length } });
+    return result;
+  }, [shape]);
   const hasStatuses = steps.some((s) => s.status !== undefined);
   const hiddenCount = steps.length - shown.length;
 
@@ -51,7 +62,10 @@ export function DagView(props: { steps: readonly DagStep[]; selected?: string; o
   const [view, setView] = useState<View>({ k: 1, x: 0, y: 0 });
   // Fit by itself until the operator zooms or pans; after that, keep what they chose.
   const touched = useRef(false);
-  const frameHeight = Math.round(Math.min(FRAME_MAX, Math.max(FRAME_MIN, laidOut.height + 24)));
+  // Small graphs get a frame their size; a large one most of the window, since it is the page's subject.
+  const frameHeight = laidOut.height + 24 <= FRAME_MAX ? `${Math.round(Math.max(FRAME_MIN, laidOut.height + 24))}px` : `max(${FRAME_MAX}px, 72vh)`;
+  const stepsNow = useRef(steps);
+  stepsNow.current = steps;
 
   useEffect(() => {
     const el = frame.current;
@@ -62,7 +76,7 @@ export function DagView(props: { steps: readonly DagStep[]; selected?: string; o
   }, []);
 
   useEffect(() => {
-    if (!touched.current && size.w > 0) setView(fitView(laidOut, size.w, size.h));
+    if (!touched.current && size.w > 0) setView(firstView(laidOut, stepsNow.current, size.w, size.h));
   }, [laidOut, size.w, size.h]);
 
   const zoomBy = (factor: number, cx = size.w / 2, cy = size.h / 2) => {
@@ -147,7 +161,7 @@ export function DagView(props: { steps: readonly DagStep[]; selected?: string; o
           {hiddenCount > 0 && `, ${hiddenCount} completed hidden`}
         </span>
       </div>
-      <div class="dag-frame" ref={frame} style={{ height: `${frameHeight}px` }}>
+      <div class="dag-frame" ref={frame} style={{ height: frameHeight }}>
         {shown.length === 0 ? (
           <p class="dag-empty muted">Every step has completed.</p>
         ) : (
@@ -174,6 +188,21 @@ function fitView(layout: DagLayout, w: number, h: number): View {
   if (layout.width <= 0 || layout.height <= 0 || w <= 0 || h <= 0) return { k: 1, x: 0, y: 0 };
   const k = clamp(Math.min(w / layout.width, h / layout.height, 1), MIN_ZOOM, MAX_ZOOM);
   return { k, x: (w - layout.width * k) / 2, y: (h - layout.height * k) / 2 };
+}
+
+/**
+ * What the operator sees first: the whole graph when it is readable that way; otherwise the step
+ * that needs them (failed, then running, then waiting; see `focusStep`) at a readable scale, as
+ * a 200-step graph fitted to the frame is a texture, not a picture. "Fit" still shows it all.
+ */
+function firstView(layout: DagLayout, steps: readonly DagStep[], w: number, h: number): View {
+  const fitted = fitView(layout, w, h);
+  if (fitted.k >= READABLE_ZOOM) return fitted;
+  const focus = focusStep(steps.filter((s) => layout.nodes.has(s.name)));
+  const box = focus ? layout.nodes.get(focus) : undefined;
+  if (!box) return fitted;
+  const k = FOCUS_ZOOM;
+  return { k, x: w / 2 - (box.x + NODE_WIDTH / 2) * k, y: h / 2 - (box.y + NODE_HEIGHT / 2) * k };
 }
 
 /** Zooms keeping the point under (cx, cy) in place, as maps do. */
