@@ -9,6 +9,7 @@ import {
 } from "@connectrpc/connect-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { listen, type HttpServer, type RequestHandler } from "../../src/api/http-server.js";
+import { waitUntil } from "../helpers/wait.js";
 import { SagaService } from "../../src/gen/saga/v1/saga_pb.js";
 
 const ok: RequestHandler = (req, res) => {
@@ -95,8 +96,10 @@ describe("listen", () => {
   });
 
   it("lets in-flight requests finish, then closes without waiting out the grace", async () => {
+    let arrived = 0;
     server = await listen(
       (_req, res) => {
+        arrived++;
         setTimeout(() => res.end("late"), 200);
       },
       { host: "127.0.0.1", port: 0 },
@@ -106,7 +109,8 @@ describe("listen", () => {
     try {
       const h1 = h1Request(server.port, "GET", agent);
       const h2 = h2Request(connectH2(server.port));
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // Both requests must be in flight when close() starts (a fixed sleep lost that race on a loaded machine).
+      await waitUntil(async () => arrived === 2, "both requests reached the handler");
       const started = Date.now();
 
       const closed = server.close(5000);
