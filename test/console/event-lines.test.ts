@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { EventType, SagaStatus, StepStatus } from "../../src/gen/saga/v1/saga_pb.js";
 import { durationText } from "../../src/console/model/duration-text.js";
-import { attemptBudgets, describeEvents, isFailureEvent } from "../../src/console/model/event-lines.js";
+import { attemptBudgets, describeEvents, EventDescriber, isFailureEvent } from "../../src/console/model/event-lines.js";
 import { history, sagaOf } from "./saga-fixtures.js";
 
 const saga = sagaOf(SagaStatus.FAILED, [
@@ -123,6 +123,25 @@ describe("describeEvents", () => {
   it("keeps untrusted text as it is (the component renders it as text)", () => {
     const [line] = describeEvents(history([{ type: EventType.STEP_FAILED, at: 0, step: "charge", attempt: 1, error: "<script>alert(1)</script>" }]), budgets);
     expect(line!.text).toContain("<script>alert(1)</script>");
+  });
+});
+
+describe("EventDescriber", () => {
+  it("describes only what a growing history added, and starts over for another history", () => {
+    const all = history([
+      { type: EventType.STEP_FAILED, at: 0, step: "charge", attempt: 3, error: "boom" },
+      { type: EventType.STEP_RESET, at: 10, step: "charge", attempt: 3, stepStatus: StepStatus.PENDING, message: "step charge reset by RetrySaga" },
+      { type: EventType.STEP_STARTED, at: 20, step: "charge", attempt: 4 },
+    ]);
+    const describer = new EventDescriber();
+    const first = describer.describe(all.slice(0, 2), budgets);
+    const grown = describer.describe(all, budgets);
+    expect(grown[0]).toBe(first[0]); // the earlier lines are kept, not made again
+    expect(grown).toEqual(describeEvents(all, budgets));
+    expect(grown[2]!.text).toBe("step charge: attempt 1/3 (#4 overall) started");
+    expect(describer.describe(all, budgets)).toBe(grown);
+    const other = history([{ type: EventType.STEP_STARTED, at: 0, step: "charge", attempt: 1 }]);
+    expect(describer.describe(other, budgets).map((l) => l.text)).toEqual(["step charge: attempt 1/3 started"]);
   });
 });
 

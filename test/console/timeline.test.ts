@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { EventType, SagaStatus, StepStatus } from "../../src/gen/saga/v1/saga_pb.js";
 import { timeAxis } from "../../src/console/model/time-axis.js";
-import { buildTimeline, type Timeline } from "../../src/console/model/timeline.js";
+import { buildTimeline, roundSpan, rowBars, TimelineBuilder, type Timeline } from "../../src/console/model/timeline.js";
 import { history, sagaOf, T0 } from "./saga-fixtures.js";
 
 const rel = (ms: number) => ms - T0;
@@ -19,13 +19,13 @@ describe("buildTimeline", () => {
       ]),
       T0 + 60_000,
     );
-    const bars = timeline.rows[0]!.bars.map((b) => [b.kind, rel(b.startMs), rel(b.endMs), b.tone, b.open, b.attempt]);
+    const bars = rowBars(timeline.rows[0]!).map((b) => [b.kind, rel(b.startMs), rel(b.endMs), b.tone, b.open, b.attempt]);
     expect(bars).toEqual([
       ["attempt", 100, 400, "failed", false, 1],
       ["wait", 400, 1450, "waiting", false, 1],
       ["attempt", 1450, 1600, "done", false, 2],
     ]);
-    expect(timeline.rows[0]!.bars[0]!.outcome).toBe("attempt 1 failed: 503");
+    expect(rowBars(timeline.rows[0]!)[0]!.outcome).toBe("attempt 1 failed: 503");
     // A resting saga's chart ends at its last event, not at `now`.
     expect(rel(timeline.startMs)).toBe(0);
     expect(rel(timeline.endMs)).toBe(1600);
@@ -48,14 +48,16 @@ describe("buildTimeline", () => {
       T0 + 5000,
     );
     const [reserve, charge, ship] = timeline.rows;
-    expect(reserve!.bars).toMatchObject([{ kind: "attempt", open: true, tone: "active" }]);
-    expect(rel(reserve!.bars[0]!.endMs)).toBe(5000);
-    expect(charge!.bars.map((b) => [b.kind, rel(b.endMs), b.open])).toEqual([
+    expect(rowBars(reserve!)).toMatchObject([{ kind: "attempt", open: true, tone: "active" }]);
+    expect(rel(rowBars(reserve!)[0]!.endMs)).toBe(5000);
+    expect(rowBars(charge!).map((b) => [b.kind, rel(b.endMs), b.open])).toEqual([
       ["attempt", 200, false],
       ["wait", 9000, true],
     ]);
-    expect(ship!.bars).toEqual([]);
-    expect(rel(timeline.endMs)).toBe(9000);
+    expect(rowBars(ship!)).toEqual([]);
+    // A live chart reaches the due time, and ends a round margin past it.
+    expect(rel(timeline.reachedMs)).toBe(9000);
+    expect(rel(timeline.endMs)).toBe(10_000);
     expect(timeline.live).toBe(true);
   });
 
@@ -73,7 +75,7 @@ describe("buildTimeline", () => {
       ]),
       T0 + 10_000,
     );
-    expect(timeline.rows[0]!.bars.map((b) => [b.kind, b.tone])).toEqual([
+    expect(rowBars(timeline.rows[0]!).map((b) => [b.kind, b.tone])).toEqual([
       ["attempt", "done"],
       ["compensation", "failed"],
       ["compensation-wait", "waiting"],
@@ -98,12 +100,12 @@ describe("buildTimeline", () => {
       T0 + 120_000,
     );
     const [charge, ship] = timeline.rows;
-    expect(charge!.bars.map((b) => [b.kind, rel(b.endMs), b.open])).toEqual([
+    expect(rowBars(charge!).map((b) => [b.kind, rel(b.endMs), b.open])).toEqual([
       ["attempt", 100, false],
       ["wait", 500, false],
     ]);
     expect(charge!.marks).toEqual([{ atMs: T0 + 500, type: "STEP_SKIPPED", label: "skipped by alice (paid by phone)" }]);
-    expect(ship!.bars.map((b) => [b.kind, b.tone])).toEqual([["attempt", "stopped"]]);
+    expect(rowBars(ship!).map((b) => [b.kind, b.tone])).toEqual([["attempt", "stopped"]]);
     expect(ship!.marks.map((m) => m.type)).toEqual(["STEP_CANCELLED"]);
     expect(rel(timeline.endMs)).toBe(700);
   });
@@ -118,7 +120,7 @@ describe("buildTimeline", () => {
       ]),
       T0 + 1000,
     );
-    expect(timeline.rows[0]!.bars.map((b) => [b.kind, b.tone, rel(b.endMs), b.open])).toEqual([
+    expect(rowBars(timeline.rows[0]!).map((b) => [b.kind, b.tone, rel(b.endMs), b.open])).toEqual([
       ["attempt", "waiting", 1, false],
       ["wait", "waiting", 3000, true],
     ]);
@@ -130,10 +132,41 @@ function chart(bars: [number, number][], endMs = bars.at(-1)![1]): Timeline {
   return {
     startMs: T0,
     endMs: T0 + endMs,
+    reachedMs: T0 + endMs,
     live: false,
-    rows: [{ step: "a", status: StepStatus.COMPLETED, marks: [], bars: bars.map(([a, b]) => ({ kind: "attempt", startMs: T0 + a, endMs: T0 + b, open: false, tone: "done", attempt: 1, outcome: "" })) }],
+    rows: [{ step: "a", status: StepStatus.COMPLETED, marks: [], done: bars.map(([a, b]) => ({ kind: "attempt", startMs: T0 + a, endMs: T0 + b, open: false, tone: "done", attempt: 1, outcome: "" })) }],
   };
 }
+
+describe("TimelineBuilder", () => {
+  it("reads only new events, and hands out unchanged rows again", () => {
+    const saga = sagaOf(SagaStatus.RUNNING, [
+      { name: "reserve", status: StepStatus.COMPLETED },
+      { name: "charge", status: StepStatus.RUNNING },
+    ]);
+    const events = history([
+      { type: EventType.STEP_STARTED, at: 0, step: "reserve", attempt: 1 },
+      { type: EventType.STEP_COMPLETED, at: 100, step: "reserve", attempt: 1 },
+      { type: EventType.STEP_STARTED, at: 100, step: "charge", attempt: 1 },
+    ]);
+    const builder = new TimelineBuilder();
+    const before = builder.update(saga, events.slice(0, 2), T0 + 500);
+    const after = builder.update(saga, events, T0 + 1000);
+    expect(after.rows[0]).toBe(before.rows[0]);
+    expect(rowBars(after.rows[1]!)).toMatchObject([{ kind: "attempt", open: true }]);
+    expect(rel(rowBars(after.rows[1]!)[0]!.endMs)).toBe(1000);
+    // Time passing moves only the open bar's row.
+    const later = builder.update(saga, events, T0 + 2000);
+    expect(later.rows[0]).toBe(before.rows[0]);
+    expect(rel(rowBars(later.rows[1]!)[0]!.endMs)).toBe(2000);
+    expect(later.rows[1]!.done).toBe(after.rows[1]!.done);
+    expect(builder.update(saga, events, T0 + 2000)).toEqual(buildTimeline(saga, events, T0 + 2000));
+  });
+
+  it("gives a live chart a round span with room past now", () => {
+    expect([900, 1000, 5900, 7300, 8000, 61_000].map(roundSpan)).toEqual([1000, 1500, 8000, 10_000, 10_000, 80_000]);
+  });
+});
 
 describe("timeAxis", () => {
   it("picks a round interval that keeps the ticks few, starting at zero", () => {

@@ -85,17 +85,46 @@ interface Round {
  * the rounds to be right, start at the saga's first event.
  */
 export function describeEvents(events: readonly SagaEvent[], budgets: AttemptBudgets = new Map()): EventLine[] {
-  const rounds = new Map<string, Round>();
-  let sagaStatus: SagaStatus | undefined;
-  const lines: EventLine[] = [];
-  for (const event of events) {
-    const round = event.step === "" ? undefined : roundOf(rounds, event);
-    const budget = budgets.get(event.step);
-    const max = round?.compensation ? budget?.compensation : budget?.action;
-    lines.push(describe(event, { attempts: (n) => attemptText(n, round?.start ?? 0, max), previousSagaStatus: sagaStatus }));
-    sagaStatus = event.sagaStatus;
+  return [...new EventDescriber().describe(events, budgets)];
+}
+
+/**
+ * {@link describeEvents} for a history that grows: given the same events again plus new ones
+ * (the same objects first, as a live page appends them), it describes only the new ones. A busy
+ * saga's thousands of events then cost nothing per update but what arrived.
+ */
+export class EventDescriber {
+  private rounds = new Map<string, Round>();
+  private sagaStatus: SagaStatus | undefined;
+  private lines: EventLine[] = [];
+  private seen: readonly SagaEvent[] = [];
+  private budgets: AttemptBudgets | undefined;
+
+  /** The lines of `events`; a new array whenever they changed, so it can key a memo. */
+  describe(events: readonly SagaEvent[], budgets: AttemptBudgets): readonly EventLine[] {
+    const n = this.seen.length;
+    const grows = budgets === this.budgets && n <= events.length && (n === 0 || events[n - 1] === this.seen[n - 1]);
+    if (!grows) {
+      this.rounds = new Map();
+      this.sagaStatus = undefined;
+      this.lines = [];
+      this.budgets = budgets;
+    } else if (n === events.length) {
+      return this.lines;
+    }
+    const lines = this.lines.slice();
+    for (let i = lines.length; i < events.length; i++) {
+      const event = events[i]!;
+      const round = event.step === "" ? undefined : roundOf(this.rounds, event);
+      const budget = budgets.get(event.step);
+      const max = round?.compensation ? budget?.compensation : budget?.action;
+      lines.push(describe(event, { attempts: (a) => attemptText(a, round?.start ?? 0, max), previousSagaStatus: this.sagaStatus }));
+      this.sagaStatus = event.sagaStatus;
+    }
+    this.lines = lines;
+    this.seen = events;
+    return lines;
   }
-  return lines;
 }
 
 /** The round an event belongs to, updated by the events that start one. */

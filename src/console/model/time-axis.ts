@@ -1,4 +1,4 @@
-import type { Timeline } from "./timeline.js";
+import { rowBars, type Timeline } from "./timeline.js";
 
 /** A tick on the axis: `ms` after the chart's start, drawn at `at` (0 to 1 across the chart). */
 export interface Tick {
@@ -19,6 +19,8 @@ export interface TimeAxis {
   at(ms: number): number;
   readonly ticks: readonly Tick[];
   readonly gaps: readonly AxisGap[];
+  /** Equal for two axes that place every time alike, so a view can keep the old one and skip redrawing. */
+  readonly key: string;
 }
 
 /** How much of the chart's width each cut-short gap takes. */
@@ -64,6 +66,7 @@ export function timeAxis(timeline: Timeline, options: { cutIdle: boolean; maxTic
     }
   }
   return {
+    key: segments.map((g) => `${g.startMs}-${g.endMs}${g.gap ? "g" : ""}`).join(","),
     at: (ms) => position(segments, ms),
     ticks,
     gaps: gaps.map((s) => ({ from: s.from, to: s.to, idleMs: s.endMs - s.startMs })),
@@ -103,7 +106,7 @@ function layOut(timeline: Timeline, cutIdle: boolean): Segment[] {
 /** The stretches inside the chart that no bar covers, in order. */
 function idleStretches(timeline: Timeline): [number, number][] {
   const covered = timeline.rows
-    .flatMap((r) => [...r.bars.map((b) => [b.startMs, b.endMs] as const), ...r.marks.map((m) => [m.atMs, m.atMs] as const)])
+    .flatMap((r) => [...rowBars(r).map((b) => [b.startMs, b.endMs] as const), ...r.marks.map((m) => [m.atMs, m.atMs] as const)])
     .sort((x, y) => x[0] - y[0]);
   const idle: [number, number][] = [];
   let reached = timeline.startMs;
@@ -111,7 +114,8 @@ function idleStretches(timeline: Timeline): [number, number][] {
     if (a > reached) idle.push([reached, a]);
     reached = Math.max(reached, b);
   }
-  if (timeline.endMs > reached) idle.push([reached, timeline.endMs]);
+  // Past `reachedMs` is a live chart's room for now to move into, not idle time.
+  if (timeline.reachedMs > reached) idle.push([reached, timeline.reachedMs]);
   return idle;
 }
 

@@ -33,13 +33,24 @@ export interface TimelineMark {
 export interface TimelineRow {
   readonly step: string;
   readonly status: StepStatus;
-  readonly bars: readonly TimelineBar[];
+  /** The bars that ended, in order. The same array until another one ends, so a view may skip it. */
+  readonly done: readonly TimelineBar[];
+  /** The bar still going, if any: it moves with `now`. */
+  readonly open?: TimelineBar;
   readonly marks: readonly TimelineMark[];
+}
+
+/** Every bar of a row, the open one last. */
+export function rowBars(row: TimelineRow): readonly TimelineBar[] {
+  return row.open ? [...row.done, row.open] : row.done;
 }
 
 export interface Timeline {
   readonly startMs: number;
+  /** Where the chart ends: `reachedMs` for a resting saga; a round margin past it for a live one. */
   readonly endMs: number;
+  /** The latest time drawn: now (or a wait's due time) for a live saga, its last event otherwise. */
+  readonly reachedMs: number;
   /** One row per step, in the saga's definition order, including steps that never ran. */
   readonly rows: readonly TimelineRow[];
   /** Whether the saga still moves (the chart then runs up to `now`). */
@@ -55,11 +66,15 @@ interface Open {
   outcome: string;
 }
 
-/** The rows being built, one per step. */
+/**
+ * One step's bars as events arrive. Its arrays are replaced, never changed in place, and the row
+ * it last produced is handed out again while nothing changed, so a view can skip unchanged rows.
+ */
 class RowBuilder {
-  readonly bars: TimelineBar[] = [];
-  readonly marks: TimelineMark[] = [];
+  bars: readonly TimelineBar[] = [];
+  marks: readonly TimelineMark[] = [];
   open: Open | undefined;
+  private last: { row: TimelineRow; bars: readonly TimelineBar[]; marks: readonly TimelineMark[]; status: StepStatus; openEnd: number | undefined } | undefined;
 
   start(kind: BarKind, atMs: number, attempt: number, outcome: string, dueMs?: number): void {
     this.close(atMs);
@@ -71,7 +86,7 @@ class RowBuilder {
     const open = this.open;
     if (!open) return;
     const waiting = open.kind === "wait" || open.kind === "compensation-wait";
-    this.bars.push({
+    const bar: TimelineBar = {
       kind: open.kind,
       startMs: open.startMs,
       endMs: Math.max(atMs, open.startMs),
@@ -79,13 +94,33 @@ class RowBuilder {
       tone: waiting ? "waiting" : (tone ?? "stopped"),
       attempt: open.attempt,
       outcome: waiting ? open.outcome : (outcome ?? open.outcome),
-    });
+    };
+    this.bars = [...this.bars, bar];
     this.open = undefined;
+  }
+
+  mark(mark: TimelineMark): void {
+    this.marks = [...this.marks, mark];
   }
 
   /** Whether the open bar is one of the compensation's. */
   compensating(): boolean {
     return this.open?.kind === "compensation" || this.open?.kind === "compensation-wait";
+  }
+
+  /** Where the open bar ends when drawn up to `reachedMs`. */
+  openEnd(reachedMs: number): number | undefined {
+    return this.open ? Math.max(reachedMs, this.open.dueMs ?? 0, this.open.startMs) : undefined;
+  }
+
+  row(step: string, status: StepStatus, reachedMs: number): TimelineRow {
+    const openEnd = this.openEnd(reachedMs);
+    const last = this.last;
+    if (last && last.bars === this.bars && last.marks === this.marks && last.status === status && last.openEnd === openEnd) return last.row;
+    const open = this.open && openEnd !== undefined ? { ...this.open, endMs: openEnd, open: true, tone: openTone(this.open.kind) } : undefined;
+    const row: TimelineRow = { step, status, done: this.bars, marks: this.marks, ...(open ? { open } : {}) };
+    this.last = { row, bars: this.bars, marks: this.marks, status, openEnd };
+    return row;
   }
 }
 
@@ -93,35 +128,70 @@ class RowBuilder {
  * The Gantt of a saga: a bar per attempt from its start to its outcome, a hatched bar for each
  * wait before the next attempt, compensation attempts as their own kind, and marks for skips,
  * resets, cancels and takeovers. Bars still open end at `now` (a wait at its due time if that is
- * later), so a live chart grows as it is redrawn. Events must be in sequence order.
+ * later). Events must be in sequence order.
  */
 export function buildTimeline(saga: Saga, events: readonly SagaEvent[], now: number): Timeline {
-  const builders = new Map(saga.steps.map((s) => [s.name, new RowBuilder()]));
-  let firstMs: number | undefined = saga.createTime ? timestampMs(saga.createTime) : undefined;
-  let lastMs = firstMs ?? now;
-  for (const event of events) {
-    if (!event.time) continue;
-    const at = timestampMs(event.time);
-    firstMs ??= at;
-    lastMs = Math.max(lastMs, at);
-    const row = builders.get(event.step);
-    if (row) apply(row, event, at);
+  return new TimelineBuilder().update(saga, events, now);
+}
+
+/**
+ * {@link buildTimeline} for a live page: given the same events again plus new ones (the same
+ * objects first, as the page appends them) it reads only the new ones, and rows that did not
+ * change are the same objects as before. A live chart ends a round margin past now, so it
+ * rescales now and then rather than on every tick: between rescales only open bars move.
+ */
+export class TimelineBuilder {
+  private builders = new Map<string, RowBuilder>();
+  private seen: readonly SagaEvent[] = [];
+  private steps = "";
+  private firstMs: number | undefined;
+  private lastMs: number | undefined;
+
+  update(saga: Saga, events: readonly SagaEvent[], now: number): Timeline {
+    this.catchUp(saga, events);
+    const live = sagaStatusLook(saga.status).live;
+    const startMs = this.firstMs ?? now;
+    const upTo = live ? Math.max(now, this.lastMs ?? now) : (this.lastMs ?? startMs);
+    let reachedMs = upTo;
+    for (const builder of this.builders.values()) reachedMs = Math.max(reachedMs, builder.openEnd(upTo) ?? 0);
+    const rows = saga.steps.map((step) => this.builders.get(step.name)!.row(step.name, step.status, upTo));
+    const span = Math.max(reachedMs - startMs, 1);
+    return { startMs, endMs: startMs + (live ? roundSpan(span) : span), reachedMs, rows, live };
   }
-  const live = sagaStatusLook(saga.status).live;
-  const startMs = firstMs ?? now;
-  // A resting saga's chart ends with its last event; a live one runs to now.
-  let endMs = live ? Math.max(now, lastMs) : lastMs;
-  const rows = saga.steps.map((step): TimelineRow => {
-    const row = builders.get(step.name)!;
-    const bars = [...row.bars];
-    if (row.open) {
-      const end = Math.max(live ? now : lastMs, row.open.dueMs ?? 0, row.open.startMs);
-      endMs = Math.max(endMs, end);
-      bars.push({ ...row.open, endMs: end, open: true, tone: openTone(row.open.kind) });
+
+  private catchUp(saga: Saga, events: readonly SagaEvent[]): void {
+    const steps = saga.steps.map((s) => s.name).join("\n");
+    const n = this.seen.length;
+    const grows = steps === this.steps && n <= events.length && (n === 0 || events[n - 1] === this.seen[n - 1]);
+    if (!grows) {
+      this.builders = new Map(saga.steps.map((s) => [s.name, new RowBuilder()]));
+      this.steps = steps;
+      this.firstMs = saga.createTime ? timestampMs(saga.createTime) : undefined;
+      this.lastMs = this.firstMs;
     }
-    return { step: step.name, status: step.status, bars, marks: row.marks };
-  });
-  return { startMs, endMs: Math.max(endMs, startMs + 1), rows, live };
+    for (let i = grows ? n : 0; i < events.length; i++) {
+      const event = events[i]!;
+      if (!event.time) continue;
+      const at = timestampMs(event.time);
+      this.firstMs ??= at;
+      this.lastMs = Math.max(this.lastMs ?? at, at);
+      const row = this.builders.get(event.step);
+      if (row) apply(row, event, at);
+    }
+    this.seen = events;
+  }
+}
+
+/** Round spans, each at most a third longer than the one before. */
+const ROUND_SPANS = [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8];
+
+/** The round span a live chart shows: at least a tenth more than `spanMs`, so now has room to move. */
+export function roundSpan(spanMs: number): number {
+  const wanted = spanMs * 1.1;
+  for (let scale = 1; ; scale *= 10) {
+    const fit = ROUND_SPANS.find((r) => r * scale >= wanted);
+    if (fit !== undefined) return fit * scale;
+  }
 }
 
 function openTone(kind: BarKind): Tone {
@@ -169,17 +239,17 @@ function apply(row: RowBuilder, e: SagaEvent, at: number): void {
       break;
     case EventType.STEP_CANCELLED:
       row.close(at, "stopped", `attempt ${e.attempt} cancelled${error}`);
-      row.marks.push({ atMs: at, type: "STEP_CANCELLED", label: e.message || "cancelled" });
+      row.mark({ atMs: at, type: "STEP_CANCELLED", label: e.message || "cancelled" });
       break;
     case EventType.STEP_SKIPPED:
       row.close(at);
-      row.marks.push({ atMs: at, type: "STEP_SKIPPED", label: markLabel("skipped", e) });
+      row.mark({ atMs: at, type: "STEP_SKIPPED", label: markLabel("skipped", e) });
       break;
     case EventType.STEP_RESET:
-      row.marks.push({ atMs: at, type: "STEP_RESET", label: markLabel(e.message || "reset", e) });
+      row.mark({ atMs: at, type: "STEP_RESET", label: markLabel(e.message || "reset", e) });
       break;
     case EventType.STEP_RECOVERED:
-      row.marks.push({ atMs: at, type: "STEP_RECOVERED", label: e.message || "recovered" });
+      row.mark({ atMs: at, type: "STEP_RECOVERED", label: e.message || "recovered" });
       break;
   }
 }

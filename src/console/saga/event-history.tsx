@@ -1,7 +1,7 @@
 import { useMemo, useState } from "preact/hooks";
 import type { Saga, SagaEvent } from "../../gen/saga/v1/saga_pb.js";
 import { clockText } from "../model/duration-text.js";
-import { attemptBudgets, describeEvents, type EventLine } from "../model/event-lines.js";
+import { attemptBudgets, EventDescriber, type EventLine } from "../model/event-lines.js";
 import "./history.css";
 
 /** Lines drawn at first; "Show earlier" adds this many more. Keeps a busy saga's page light. */
@@ -23,7 +23,8 @@ export function EventHistory(props: { events: readonly SagaEvent[]; saga?: Saga 
   const budgetKey = saga ? saga.steps.map((s) => `${s.name}:${s.retryPolicy?.maxAttempts}:${s.compensate?.retryPolicy?.maxAttempts}`).join(",") : "";
   // Keyed on the budgets themselves: the saga object changes with every event, its budgets hardly ever.
   const budgets = useMemo(() => attemptBudgets(saga?.steps ?? []), [budgetKey]);
-  const lines = useMemo(() => describeEvents(events, budgets), [events, budgets]);
+  const describer = useMemo(() => new EventDescriber(), []);
+  const lines = useMemo(() => describer.describe(events, budgets), [describer, events, budgets]);
   const stepNames = useMemo(() => [...new Set(lines.map((l) => l.step).filter((s) => s !== ""))].sort(), [lines]);
   const shown = useMemo(() => lines.filter((l) => (!failuresOnly || l.failure) && (step === "" || l.step === step)), [lines, failuresOnly, step]);
 
