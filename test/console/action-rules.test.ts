@@ -82,6 +82,9 @@ describe("effects", () => {
       "This is retry 1 of the 3 the saga allows.",
     ]);
     expect(sagaActionEffects(saga, "cancel")).toContain("The completed steps with a compensation are compensated, each after the steps that depend on it: reserve.");
+    const withAudit = failed();
+    withAudit.steps.push({ ...withAudit.steps[0]!, name: "audit", compensate: undefined });
+    expect(sagaActionEffects(withAudit, "rollback")).toContain("Completed steps without a compensation stay as they are: audit.");
     expect(stepActionEffects(saga, saga.steps[1]!, "skipStep")).toEqual([
       "Marks step charge SKIPPED without running it.",
       "Its dependents (ship) read the stand-in output below as steps.charge.output.",

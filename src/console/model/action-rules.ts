@@ -74,6 +74,8 @@ export function sagaActionEffects(saga: Saga, action: SagaAction): string[] {
     compensable.length > 0
       ? `The completed steps with a compensation are compensated, each after the steps that depend on it: ${names(compensable)}.`
       : "No completed step has a compensation, so there is nothing to undo.";
+  const kept = withStatus(saga, StepStatus.COMPLETED).filter((s) => !s.compensate);
+  const notUndone = kept.length ? [`Completed steps without a compensation stay as they are: ${names(kept)}.`] : [];
   switch (action) {
     case "retrySaga": {
       const failed = withStatus(saga, StepStatus.FAILED);
@@ -93,6 +95,7 @@ export function sagaActionEffects(saga: Saga, action: SagaAction): string[] {
       return [
         "Stops going forward and undoes what was done.",
         undo,
+        ...notUndone,
         "Failed, skipped and pending steps are not compensated. The saga ends COMPENSATED, or COMPENSATION_FAILED if a compensation fails for good.",
       ];
     }
@@ -104,6 +107,7 @@ export function sagaActionEffects(saga: Saga, action: SagaAction): string[] {
         ...(running.length ? [`The running ${running.length === 1 ? "step gets" : "steps get"} the abort signal: ${names(running)}.`] : []),
         ...(scheduled.length ? [`Scheduled retries are abandoned: ${names(scheduled)}.`] : []),
         undo,
+        ...notUndone,
         "The saga ends CANCELLED (or COMPENSATION_FAILED if a compensation fails for good). This cannot be undone.",
       ];
     }
