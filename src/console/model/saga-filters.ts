@@ -172,7 +172,7 @@ export function parseLabels(text: string): Record<string, string> | string {
   return labels;
 }
 
-const TIME_HINT = "expected a duration back from now (30m, 1h, 2d) or a date and time (2026-12-07 14:30)";
+const TIME_HINT = "expected a duration (30m, 1h, 2d) or a date and time (2026-12-07 14:30)";
 
 const UNIT_MS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 

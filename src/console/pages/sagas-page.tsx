@@ -1,13 +1,11 @@
-import { Code } from "@connectrpc/connect";
 import { useEffect, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
-import { SagaStatus, type Saga } from "../../gen/saga/v1/saga_pb.js";
-import { toProblem, type Problem } from "../api/problem.js";
-import { StatusBadge } from "../components/status-badge.js";
-import { Ago } from "../lists/ago.js";
+import type { Saga } from "../../gen/saga/v1/saga_pb.js";
+import { ProblemNote } from "../lists/problem-note.js";
+import { SagaFilterBar } from "../lists/saga-filter-bar.js";
+import { SagaTable } from "../lists/saga-table.js";
+import { usePolled } from "../lists/use-polled.js";
 import {
-  FILTER_KEYS,
-  FILTERABLE_STATUSES,
   hasFilters,
   listRequest,
   newerView,
@@ -16,211 +14,125 @@ import {
   viewFromQuery,
   withFilters,
   type FilterKey,
-  type SagaFilters,
+  type SagaListView,
 } from "../model/saga-filters.js";
-import { sagaStatusLook } from "../model/status.js";
 import { PATHS } from "../paths.js";
-import { CopyButton } from "../saga/saga-header.js";
 import { useSession } from "../session/session.js";
 import "../lists/lists.css";
 
-/** Browsers speak HTTP/1.1 to sagad (six connections per origin), so the list polls instead of streaming per row. */
+/** How often the rows on screen are read again; one ListSagas call per refresh, whatever the rows. */
 const REFRESH_MS = 2000;
 
-const PLACEHOLDERS: Record<FilterKey, string> = {
-  status: "",
-  name: "exact saga name",
-  definition: "name or name@version",
-  labels: "team=payments,env=prod",
-  since: "1h, 2d or 2026-12-01",
-  until: "30m or 2026-12-02T10:00",
-};
+interface Page {
+  readonly sagas: readonly Saga[];
+  /** The next (older) page's token and the instant its request counted relative times from. */
+  readonly older: { readonly token: string; readonly at: number } | null;
+}
 
 /**
- * Newest sagas first. The filters and the cursor pages live in the URL (shareable, back/forward
- * work); the rows on screen are re-read every two seconds while the tab is visible.
+ * `/console/`: sagas newest first. Filters and the cursor pages live in the URL query (shareable,
+ * back/forward work); the page on screen is read again every two seconds while the tab is visible,
+ * so statuses change in place, and on the first page new sagas appear at the top.
  */
 export function SagasPage() {
-  const { clients, signOut } = useSession();
+  const { clients } = useSession();
   const location = useLocation();
   const view = viewFromQuery(location.query);
   const viewKey = queryFromView(view);
-  const [draft, setDraft] = useState<SagaFilters>(view.filters);
-  const [rows, setRows] = useState<readonly Saga[] | null>(null);
-  const [next, setNext] = useState<{ token: string; at: number } | null>(null);
-  const [problem, setProblem] = useState<Problem | null>(null);
-  const [now, setNow] = useState(Date.now());
-
-  useEffect(() => setDraft(view.filters), [viewKey]);
-
   const built = listRequest(view, Date.now());
-  useEffect(() => {
-    if (!built.ok) return;
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const load = async () => {
-      if (document.visibilityState === "visible") {
-        const current = listRequest(view, Date.now());
-        if (current.ok) {
-          try {
-            const res = await clients.sagas.listSagas(current.request);
-            if (stopped) return;
-            setRows(res.sagas);
-            setNext(res.nextPageToken ? { token: res.nextPageToken, at: current.at } : null);
-            setProblem(null);
-            setNow(Date.now());
-          } catch (err) {
-            if (stopped) return;
-            const p = toProblem(err);
-            if (p.code === Code.Unauthenticated) return signOut("Your token is no longer accepted (revoked?). Sign in again.");
-            setProblem(p);
-          }
-        }
-      }
-      if (!stopped) timer = setTimeout(() => void load(), REFRESH_MS);
-    };
-    setRows(null);
-    void load();
-    return () => {
-      stopped = true;
-      clearTimeout(timer);
-    };
-  }, [viewKey]);
+  const definitionNames = useDefinitionNames();
 
-  const go = (query: string) => location.route(`${PATHS.sagas}${query}`);
-  const apply = (event: Event) => {
-    event.preventDefault();
-    go(queryFromView(withFilters(draft)));
-  };
+  const { data, problem, at } = usePolled<Page | null>(
+    async () => {
+      const current = listRequest(view, Date.now());
+      if (!current.ok) return null;
+      const res = await clients.sagas.listSagas(current.request);
+      return { sagas: res.sagas, older: res.nextPageToken ? { token: res.nextPageToken, at: current.at } : null };
+    },
+    REFRESH_MS,
+    viewKey,
+  );
+
+  const go = (next: SagaListView) => location.route(`${PATHS.sagas}${queryFromView(next)}`);
   const errors = built.ok ? new Map<FilterKey, string>() : built.errors;
+  const pageNumber = view.pages.length + 1;
 
   return (
     <section class="list-page">
-      <h1>Sagas</h1>
-      <form class="filters" onSubmit={apply} aria-label="Filters">
-        {FILTER_KEYS.map((key) => (
-          <label key={key} class="filter">
-            <span>{key}</span>
-            {key === "status" ? (
-              <select name="status" value={draft.status} onChange={(e) => setDraft({ ...draft, status: e.currentTarget.value })}>
-                <option value="">any</option>
-                {FILTERABLE_STATUSES.map((s) => (
-                  <option key={s} value={SagaStatus[s]}>
-                    {SagaStatus[s]}
-                  </option>
-                ))}
-              </select>
-            ) : (
-              <input
-                name={key}
-                value={draft[key]}
-                placeholder={PLACEHOLDERS[key]}
-                onInput={(e) => setDraft({ ...draft, [key]: e.currentTarget.value })}
-              />
-            )}
-            {errors.get(key) && (
-              <span class="field-error" data-field-error={key}>
-                {errors.get(key)}
-              </span>
-            )}
-          </label>
-        ))}
-        <div class="filter-buttons">
-          <button type="submit" class="primary">
-            Apply
-          </button>
-          {hasFilters(view.filters) && (
-            <button type="button" onClick={() => go("")}>
-              Clear
+      <header class="page-head">
+        <h1>Sagas</h1>
+        <span class="muted small">Newest first · refreshed every 2 s while this tab is visible</span>
+      </header>
+      <SagaFilterBar applied={view.filters} errors={errors} definitionNames={definitionNames} onApply={(filters) => go(withFilters(filters))} />
+      <ProblemNote problem={problem} />
+      {built.ok && (
+        <div class="list-bar">
+          <span class="muted">
+            {data ? data.sagas.length > 0 && `${countText(data.sagas.length)} on page ${pageNumber}${data.older ? ", older ones on the next" : ""}` : "Loading…"}
+          </span>
+          <nav class="pager" aria-label="Pages">
+            <button type="button" disabled={view.pages.length === 0} onClick={() => go(newerView(view))} title="Back to newer sagas">
+              Newer
             </button>
-          )}
-        </div>
-      </form>
-      {problem && (
-        <div class="problem" role="alert">
-          <strong>{problem.title}</strong> {problem.message}
+            <button
+              type="button"
+              disabled={!data?.older}
+              onClick={() => data?.older && go(olderView(view, data.older.token, data.older.at))}
+              title="Older sagas"
+            >
+              Older
+            </button>
+          </nav>
         </div>
       )}
-      {rows === null && built.ok && !problem && <p class="muted">Loading…</p>}
-      {rows !== null && rows.length === 0 && <EmptyList filtered={hasFilters(view.filters)} />}
-      {rows !== null && rows.length > 0 && <SagaTable rows={rows} now={now} />}
-      <nav class="pager" aria-label="Pages">
-        <button type="button" disabled={view.pages.length === 0} onClick={() => go(queryFromView(newerView(view)))}>
-          Newer
-        </button>
-        <span class="muted">page {view.pages.length + 1}</span>
-        <button type="button" disabled={next === null} onClick={() => next && go(queryFromView(olderView(view, next.token, next.at)))}>
-          Older
-        </button>
-      </nav>
+      {!built.ok && <p class="muted">Correct the filters marked above to see sagas.</p>}
+      {data && data.sagas.length === 0 && <EmptyList view={view} />}
+      {data && data.sagas.length > 0 && <SagaTable sagas={data.sagas} now={at} />}
     </section>
   );
 }
 
-function SagaTable(props: { rows: readonly Saga[]; now: number }) {
-  return (
-    <table class="sagas">
-      <thead>
-        <tr>
-          <th>Saga</th>
-          <th>Status</th>
-          <th>Definition</th>
-          <th>Labels</th>
-          <th>Created</th>
-          <th>Updated</th>
-        </tr>
-      </thead>
-      <tbody>
-        {props.rows.map((saga) => (
-          <tr key={saga.id} data-saga-id={saga.id}>
-            <td>
-              <a href={PATHS.saga(saga.id)} class="saga-link">
-                {saga.name}
-              </a>
-              <div class="id-line">
-                <code title={saga.id}>{saga.id.slice(0, 13)}…</code> <CopyButton text={saga.id} what="saga id" />
-              </div>
-            </td>
-            <td>
-              <StatusBadge look={sagaStatusLook(saga.status)} />
-              {saga.currentStep && <div class="muted small">{saga.currentStep}</div>}
-            </td>
-            <td>
-              {saga.definitionName ? (
-                <a href={PATHS.definition(saga.definitionName)}>
-                  {saga.definitionName}@{saga.definitionVersion}
-                </a>
-              ) : (
-                <span class="muted">inline</span>
-              )}
-            </td>
-            <td>
-              {Object.entries(saga.labels).map(([k, v]) => (
-                <span key={k} class="label">
-                  {k}={v}
-                </span>
-              ))}
-            </td>
-            <td>
-              <Ago time={saga.createTime} now={props.now} />
-            </td>
-            <td>
-              <Ago time={saga.updateTime} now={props.now} />
-            </td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
+function countText(shown: number): string {
+  return `${shown} saga${shown === 1 ? "" : "s"}`;
 }
 
-function EmptyList(props: { filtered: boolean }) {
-  return props.filtered ? (
-    <p class="empty">No saga matches these filters.</p>
-  ) : (
+/** Definition names for the definition filter's suggestions; read once, a missing list only loses the hints. */
+function useDefinitionNames(): readonly string[] {
+  const { clients } = useSession();
+  const [names, setNames] = useState<readonly string[]>([]);
+  useEffect(() => {
+    clients.definitions
+      .listDefinitions({ pageSize: 1000 })
+      .then((res) => setNames(res.definitions.flatMap((d) => (d.spec ? [d.spec.name, `${d.spec.name}@${d.version}`] : []))))
+      .catch(() => setNames([]));
+  }, []);
+  return names;
+}
+
+function EmptyList(props: { view: SagaListView }) {
+  const { view } = props;
+  if (view.pages.length > 0) return <p class="empty">No older sagas: this is the end of the list.</p>;
+  if (hasFilters(view.filters)) {
+    return (
+      <div class="empty">
+        <p>No saga matches these filters.</p>
+        <p class="muted small">
+          Name and labels match exactly; a definition without <code>@version</code> matches all its versions.{" "}
+          <a href={PATHS.sagas}>Show all sagas</a>
+        </p>
+      </div>
+    );
+  }
+  return (
     <div class="empty">
-      <p>No sagas yet. Start one from a definition on the Definitions page, or from a terminal:</p>
-      <pre>sagad saga create --def order-checkout --var order_id=A-1001</pre>
+      <p>
+        <strong>No sagas yet.</strong> Start one from a definition on the <a href={PATHS.definitions}>Definitions</a> page, or from a
+        terminal:
+      </p>
+      <pre>{"sagad def register -f examples/order-checkout.yaml\nsagad saga create --def order-checkout --var order_id=A-1001"}</pre>
+      <p class="muted small">
+        Any client can also call <code>CreateSaga</code> with its own steps (see the README, “The API”).
+      </p>
     </div>
   );
 }
