@@ -30,7 +30,8 @@ const REASON_LIMIT = 1000;
  * an optional JSON editor, and Confirm. It closes only when the call succeeded; otherwise it shows
  * the server's answer where it belongs: field violations under the field they name, anything else
  * in an alert, and a PERMISSION_DENIED with the scope the token lacks. A native modal <dialog>, so
- * focus stays inside and Escape closes it.
+ * focus stays inside and Escape closes it. Its dismiss button says "Close": "Cancel" or "Back"
+ * would read (and match, for a test looking a button up by name) like "Cancel saga" or "Roll back".
  */
 export function ActionDialog(props: {
   title: string;
@@ -58,10 +59,15 @@ export function ActionDialog(props: {
   useEffect(() => {
     const el = dialog.current;
     if (!el) return;
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     el.showModal();
     // The reason first: the editor is prefilled, and the why is what the operator must add.
     reasonBox.current?.focus();
-    return () => el.close();
+    return () => {
+      el.close();
+      // Back to the button that opened it, so keyboard users keep their place.
+      if (opener?.isConnected) opener.focus();
+    };
   }, []);
 
   const parsed = editor ? parseJsonObject(json) : undefined;
@@ -128,7 +134,7 @@ export function ActionDialog(props: {
         {problem && <ProblemAlert problem={problem} placed={placed} tokenName={session.tokenName} onSignOut={session.signOut} />}
         <div class="action-buttons">
           <button type="button" onClick={onClose}>
-            Back
+            Close
           </button>
           <button type="submit" class={danger ? "danger" : "primary"} disabled={!canConfirm} aria-busy={busy}>
             {confirmLabel}

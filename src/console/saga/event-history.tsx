@@ -35,7 +35,8 @@ export function EventHistory(props: { events: readonly SagaEvent[]; saga?: Saga 
 
   const more = hidden > 0 && (
     <button type="button" class="history-more" onClick={() => setLimit(limit + PAGE)}>
-      Show {Math.min(PAGE, hidden)} earlier {Math.min(PAGE, hidden) === 1 ? "event" : "events"} ({hidden} not shown)
+      Show {Math.min(PAGE, hidden)} earlier {Math.min(PAGE, hidden) === 1 ? "event" : "events"}
+      {hidden > PAGE && ` (${hidden} not shown)`}
     </button>
   );
 
