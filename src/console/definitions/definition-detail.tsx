@@ -67,7 +67,6 @@ export function DefinitionDetail(props: { name: string }) {
       </nav>
       <header class="page-head">
         <h1>{name}</h1>
-        {chosen && <DefinitionStateBadge state={chosen.state} />}
       </header>
       {missing ? (
         <div class="empty">
@@ -88,10 +87,13 @@ export function DefinitionDetail(props: { name: string }) {
             onChoose={(v) => location.route(v === list[0]?.version ? PATHS.definition(name) : `${PATHS.definition(name)}?version=${v}`)}
           />
           <p class="muted small version-facts">
-            Version {chosen.version}
+            <DefinitionStateBadge state={chosen.state} /> Version {chosen.version}
             {chosen.createTime && `, registered ${new Date(timestampMs(chosen.createTime)).toLocaleString()}`}
             {chosen.createdBy && ` by ${chosen.createdBy}`}
-            {`. ${definitionStateMeaning(chosen.state)}`}
+            {`. ${definitionStateMeaning(chosen.state)} `}
+            <a href={`${PATHS.sagas}?definition=${encodeURIComponent(`${name}@${chosen.version}`)}`}>Sagas of this version</a>
+            {" · "}
+            <a href={`${PATHS.sagas}?definition=${encodeURIComponent(name)}`}>of every version</a>
           </p>
           {!spec && !problem && <p class="muted">Loading version {chosen.version}…</p>}
           {spec && (
