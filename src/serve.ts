@@ -55,12 +55,11 @@ export async function serve(argv: readonly string[]): Promise<void> {
       bootstrapAdminToken: embedded !== null,
     });
     if (server.bootstrapToken) process.stdout.write(bootstrapNotice(server.bootstrapToken));
-    process.stdout.write(`sagad listening on ${server.url} (replica ${config.replicaId})\n`);
-    process.stdout.write(
-      consoleIsBuilt()
-        ? `web console: ${server.url}${CONSOLE_BASE} (sign in with an API token)\n`
-        : "web console: not built in this checkout (run `npm run build:console`)\n",
-    );
+    // One write: a supervisor that waits for the "listening" line then finds the console's line too.
+    const consoleLine = consoleIsBuilt()
+      ? `web console: ${server.url}${CONSOLE_BASE} (sign in with an API token)\n`
+      : "web console: not built in this checkout (run `npm run build:console`)\n";
+    process.stdout.write(`sagad listening on ${server.url} (replica ${config.replicaId})\n${consoleLine}`);
     if (server.metricsPort !== undefined) process.stdout.write(`sagad metrics on port ${server.metricsPort} (GET /metrics)\n`);
   } catch (err) {
     // The embedded database's failures are the environment's (permissions, disk, a second sagad):

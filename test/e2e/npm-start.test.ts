@@ -46,7 +46,7 @@ describe("npm start passes signals on to sagad", () => {
     const token = TOKEN.exec(npm.stdout())?.[0];
     expect(token, "the first start prints an admin token").toBeDefined();
     // The console is served by the same process with no extra step (`npm ci` built it).
-    expect(npm.stdout()).toContain(`web console: ${npm.url}/console/`);
+    await waitUntil(() => npm.stdout().includes(`web console: ${npm.url}/console/`), "the console's line on stdout");
     const page = await fetch(`${npm.url}/`);
     expect(page.url).toBe(`${npm.url}/console/`);
     expect(await page.text()).toContain('<div id="app"></div>');
