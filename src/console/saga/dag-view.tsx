@@ -1,5 +1,5 @@
 import { useEffect, useId, useMemo, useRef, useState } from "preact/hooks";
-import type { TargetedPointerEvent, TargetedWheelEvent } from "preact";
+import { Component, type TargetedPointerEvent, type TargetedWheelEvent } from "preact";
 import {
   edgePath,
   focusStep,
@@ -152,7 +152,11 @@ export function DagView(props: { steps: readonly DagStep[]; selected?: string; o
         <span class="dag-zoom muted">{Math.round(view.k * 100)}%</span>
         {hasStatuses && (
           <label class="dag-hide">
-            <input type="checkbox" checked={hideCompleted} onChange={(e) => setHideCompleted(e.currentTarget.checked)} />
+            <input type="checkbox" checked={hideCompleted} onChange={(e) => {
+                // A different graph: show it afresh rather than keep a view into the old one.
+                touched.current = false;
+                setHideCompleted(e.currentTarget.checked);
+              }} />
             Hide completed
           </label>
         )}
@@ -178,7 +182,29 @@ export function DagView(props: { steps: readonly DagStep[]; selected?: string; o
             <g transform={`translate(${view.x},${view.y}) scale(${view.k})`}>{drawing}</g>
           </svg>
         )}
+        <RunningDots layout={laidOut} steps={shown} view={view} />
       </div>
+    </div>
+  );
+}
+
+/**
+ * The running indicators, as HTML over the SVG rather than in it: an animated element inside an
+ * SVG makes the browser repaint the whole drawing every frame (with 500 nodes that was most of
+ * the page's time at 100 events/s), while an HTML element animating its opacity is composited
+ * off the main thread. The layer follows the drawing's pan and zoom.
+ */
+function RunningDots(props: { layout: DagLayout; steps: readonly DagStep[]; view: View }) {
+  const { layout, steps, view } = props;
+  const running = steps.filter((s) => s.running);
+  if (running.length === 0) return null;
+  return (
+    <div class="dag-dots" aria-hidden="true" style={{ transform: `translate(${view.x}px, ${view.y}px) scale(${view.k})` }}>
+      {running.map((s) => {
+        const box = layout.nodes.get(s.name);
+        if (!box) return null;
+        return <span key={s.name} class={`dag-running dag-tone-${stepTone(s)}`} style={{ left: `${box.x + NODE_WIDTH - 19}px`, top: `${box.y + 12}px` }} />;
+      })}
     </div>
   );
 }
@@ -224,7 +250,10 @@ function Drawing(props: {
   onSelect: (name: string) => void;
 }) {
   const { layout, steps, selected, arrowId, onSelect } = props;
-  const done = new Set(steps.filter((s) => isSettledDone(s.status)).map((s) => s.name));
+  const doneKey = steps
+    .filter((s) => isSettledDone(s.status))
+    .map((s) => s.name)
+    .join("\n");
   return (
     <>
       <defs>
@@ -232,16 +261,7 @@ function Drawing(props: {
           <path d="M0,0 L10,5 L0,10 z" class="dag-arrowhead" />
         </marker>
       </defs>
-      <g class="dag-edges">
-        {layout.edges.map((e) => (
-          <path
-            key={`${e.from}>${e.to}`}
-            d={edgePath(e.points)}
-            class={`dag-edge${done.has(e.from) ? " dag-edge-done" : ""}`}
-            marker-end={`url(#${arrowId})`}
-          />
-        ))}
-      </g>
+      <Edges layout={layout} doneKey={doneKey} arrowId={arrowId} />
       <g class="dag-nodes">
         {steps.map((s) => {
           const box = layout.nodes.get(s.name);
@@ -252,7 +272,90 @@ function Drawing(props: {
   );
 }
 
-function Node(props: { step: DagStep; x: number; y: number; selected: boolean; onSelect: (name: string) => void }) {
+/** Edge paths per layout, built once: a busy saga re-renders edges often, the shapes never change. */
+const pathCache = new WeakMap<DagLayout, readonly string[]>();
+
+interface EdgesProps {
+  layout: DagLayout;
+  /** Names of the completed steps, one a line: edges leaving them are drawn settled. */
+  doneKey: string;
+  arrowId: string;
+}
+
+/** The edges, re-rendered only when the layout or the set of completed steps changes. */
+class Edges extends Component<EdgesProps> {
+  override shouldComponentUpdate(next: EdgesProps): boolean {
+    return next.layout !== this.props.layout || next.doneKey !== this.props.doneKey || next.arrowId !== this.props.arrowId;
+  }
+
+  override render() {
+    const { layout, doneKey, arrowId } = this.props;
+    let paths = pathCache.get(layout);
+    if (!paths) {
+      paths = layout.edges.map((e) => edgePath(e.points));
+      pathCache.set(layout, paths);
+    }
+    const done = new Set(doneKey.split("\n"));
+    return (
+      <g class="dag-edges">
+        {layout.edges.map((e, i) => (
+          <path
+            key={`${e.from}>${e.to}`}
+            d={paths[i]}
+            class={`dag-edge${done.has(e.from) ? " dag-edge-done" : ""}`}
+            marker-end={`url(#${arrowId})`}
+          />
+        ))}
+      </g>
+    );
+  }
+}
+
+interface NodeProps {
+  step: DagStep;
+  x: number;
+  y: number;
+  selected: boolean;
+  onSelect: (name: string) => void;
+}
+
+/**
+ * One node, re-rendered only when what it shows changes: every event batch brings new step
+ * objects for all steps, but only a few of them differ, and at 100 events/s diffing 200+ unchanged
+ * nodes each frame is the page's main cost.
+ */
+class Node extends Component<NodeProps> {
+  override shouldComponentUpdate(next: NodeProps): boolean {
+    const a = this.props;
+    return (
+      a.x !== next.x ||
+      a.y !== next.y ||
+      a.selected !== next.selected ||
+      a.onSelect !== next.onSelect ||
+      !sameStep(a.step, next.step)
+    );
+  }
+
+  override render() {
+    return <NodeBody {...this.props} />;
+  }
+}
+
+function sameStep(a: DagStep, b: DagStep): boolean {
+  return (
+    a === b ||
+    (a.name === b.name &&
+      a.action === b.action &&
+      a.status === b.status &&
+      a.attempt === b.attempt &&
+      a.maxAttempts === b.maxAttempts &&
+      a.running === b.running &&
+      a.hasCompensation === b.hasCompensation &&
+      a.compensationOrder === b.compensationOrder)
+  );
+}
+
+function NodeBody(props: NodeProps) {
   const { step, x, y, selected, onSelect } = props;
   const tone = stepTone(step);
   const label = step.status !== undefined ? stepStatusLook(step.status).label : undefined;
@@ -292,7 +395,6 @@ function Node(props: { step: DagStep; x: number; y: number; selected: boolean; o
           {attempts}
         </text>
       )}
-      {step.running && <circle class="dag-running" cx={NODE_WIDTH - 14} cy="17" r="4.5" />}
       {!step.running && step.hasCompensation && !undoing && (
         <text class="dag-has-undo" x={NODE_WIDTH - 10} y="22" text-anchor="end">
           <title>Has a compensation</title>↺

@@ -25,7 +25,7 @@ const REFETCH_DEBOUNCE_MS = 250;
 /** …and never more often than once per this, so a busy saga costs a few calls a second at most. */
 const REFETCH_MIN_INTERVAL_MS = 400;
 const RECONNECT_FIRST_MS = 500;
-const RECONNECT_MAX_MS = 10_000;
+const RECONNECT_MAX_MS = 5_000;
 /** Events are applied once per frame; a hidden tab (no frames) still catches up this often. */
 const HIDDEN_FLUSH_MS = 250;
 
