@@ -14,7 +14,7 @@ export interface LiveSaga {
   /** The whole history, in order, without duplicates. */
   readonly events: readonly SagaEvent[];
   readonly connection: Connection;
-  /** GetSaga or WatchSaga said NOT_FOUND: there is no such saga (or it was deleted). */
+  /** GetSaga or WatchSaga said NOT_FOUND (or the id is malformed): there is no such saga, or it was deleted. */
   readonly notFound: boolean;
   /** A failure retrying cannot fix (e.g. PERMISSION_DENIED); the page shows it instead. */
   readonly problem: Problem | undefined;
@@ -72,11 +72,12 @@ export function useLiveSaga(id: string): LiveSaga {
         session.signOut(SIGNED_OUT);
         return true;
       }
-      if (problem.code === Code.NotFound) {
+      // The id is the only input, so INVALID_ARGUMENT means a malformed id: no such saga either.
+      if (problem.code === Code.NotFound || problem.code === Code.InvalidArgument) {
         finish({ notFound: true });
         return true;
       }
-      if (problem.code === Code.PermissionDenied || problem.code === Code.InvalidArgument) {
+      if (problem.code === Code.PermissionDenied) {
         finish({ problem });
         return true;
       }
