@@ -38,11 +38,13 @@ export function toProblem(err: unknown): Problem {
     for (const v of bad.fieldViolations) fields.set(v.field, [...(fields.get(v.field) ?? []), v.description]);
   }
   const info = error.findDetails(ErrorInfoSchema)[0];
-  const title = TITLES[error.code] ?? "Request failed";
+  // fetch() rejects with a TypeError when nothing answers; connect-web passes it on as UNKNOWN.
+  const unreachable = error.code === Code.Unknown && error.cause instanceof TypeError;
+  const code = unreachable ? Code.Unavailable : error.code;
   return {
-    code: error.code,
-    title,
-    message: error.rawMessage,
+    code,
+    title: TITLES[code] ?? "Request failed",
+    message: unreachable ? "sagad did not answer: it is stopped or restarting, or the network is down." : error.rawMessage,
     fields,
     ...(info?.reason ? { reason: info.reason } : {}),
     ...(info?.metadata.required_scope ? { requiredScope: info.metadata.required_scope } : {}),

@@ -75,7 +75,7 @@ export function DefinitionDetail(props: { name: string }) {
           </p>
         </div>
       ) : (
-        <ProblemNote problem={versions.problem ?? problem} />
+        <ProblemNote problem={versions.problem ?? problem} staleSince={versions.data ? versions.at : null} />
       )}
       {!list && !versions.problem && <p class="muted">Loading…</p>}
       {list && chosen && (

@@ -21,7 +21,7 @@ export function DefinitionList() {
         A definition describes a saga once; sagas start from one of its versions by name. Open one to see its versions, its steps
         as a graph, and to start a saga from a form made from its vars schema.
       </p>
-      <ProblemNote problem={problem} />
+      <ProblemNote problem={problem} staleSince={data ? at : null} />
       {list === null && !problem && <p class="muted">Loading…</p>}
       {list !== null && list.length === 0 && (
         <div class="empty">

@@ -57,7 +57,7 @@ export function CircuitsPage() {
         One breaker per action, and per target host for <code>http</code>. Consecutive failed calls open it; while it is open the
         steps behind it wait (RETRY_SCHEDULED with error kind CIRCUIT_OPEN) without using attempts, until a probe call succeeds.
       </p>
-      <ProblemNote problem={problem} />
+      <ProblemNote problem={problem} staleSince={data ? at : null} />
       {!data && !problem && <p class="muted">Loading…</p>}
       {data && (
         <p class="muted" data-testid="replica">

@@ -64,7 +64,7 @@ export function SagasPage() {
         <span class="muted small">Newest first · refreshed every 2 s while this tab is visible</span>
       </header>
       <SagaFilterBar applied={view.filters} errors={errors} definitionNames={definitionNames} onApply={(filters) => go(withFilters(filters))} />
-      <ProblemNote problem={problem} />
+      <ProblemNote problem={problem} staleSince={data ? at : null} />
       {built.ok && (
         <div class="list-bar">
           <span class="muted">

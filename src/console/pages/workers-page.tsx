@@ -59,7 +59,7 @@ export function WorkersPage() {
           Only sessions serving <code>{action}</code>. <a href={PATHS.workers}>Show all workers</a>
         </p>
       )}
-      <ProblemNote problem={problem} />
+      <ProblemNote problem={problem} staleSince={data ? at : null} />
       {workers === null && !problem && <p class="muted">Loading…</p>}
       {workers !== null && workers.length === 0 && (
         <div class="empty">
