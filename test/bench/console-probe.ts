@@ -43,6 +43,8 @@ export interface LoadMarks {
   /** The last script and the GetSaga answer as Resource Timing saw them. */
   scriptsLoadedAt: number | null;
   getSagaAnsweredAt: number | null;
+  /** The page's own `performance.measure` entries by then (e.g. "dag-layout"): [name, ms]. */
+  measures: [string, number][];
   slowFrames: SlowFrame[];
 }
 
@@ -114,7 +116,7 @@ function install(args: ProbeArgs): void {
   const wall = (t: number) => page.performance.timeOrigin + t;
   const marks: LoadMarks = {
     shellAt: null, nodesAt: null, nodesPaintedAt: null, clickedAt: null, drawerAt: null, drawerPaintedAt: null,
-    scriptsLoadedAt: null, getSagaAnsweredAt: null, slowFrames: [],
+    scriptsLoadedAt: null, getSagaAnsweredAt: null, measures: [], slowFrames: [],
   };
   let recording: FrameSamples | null = null;
   const afterPaint = (then: (t: number) => void) => page.requestAnimationFrame(() => page.setTimeout(() => then(now()), 0));
@@ -177,6 +179,7 @@ function install(args: ProbeArgs): void {
         };
         marks.scriptsLoadedAt = ends((e) => e.name.endsWith(".js"));
         marks.getSagaAnsweredAt = ends((e) => e.name.includes("/GetSaga"));
+        marks.measures = page.performance.getEntriesByType("measure").map((e) => [e.name, e.duration]);
       });
     }
   };

@@ -31,6 +31,8 @@ export interface InteractiveLoad {
   clickToDrawerMs: number | null;
   /** Navigation start → the drawer painted after the click: the headline. */
   interactiveMs: number | null;
+  /** The page's "dag-layout" measure (dagre's time, as the DAG view times it); null if it has none. */
+  dagLayoutMs: number | null;
   /** Slow frames (long-animation-frame) during the load: how many, the longest. */
   slowFrames: number;
   longestFrameMs: number;
@@ -193,6 +195,7 @@ function summarize(load: TimedLoad): InteractiveLoad {
     nodesPaintedMs: r(m.nodesPaintedAt),
     clickToDrawerMs: m.clickedAt !== null && m.drawerPaintedAt !== null ? round(m.drawerPaintedAt - m.clickedAt, 1) : null,
     interactiveMs: r(m.drawerPaintedAt),
+    dagLayoutMs: r(m.measures.filter(([name]) => name === "dag-layout").reduce<number | null>((sum, [, ms]) => (sum ?? 0) + ms, null)),
     slowFrames: m.slowFrames.length,
     longestFrameMs: round(longest?.durationMs ?? 0, 1),
     longestFrameScripts: longest?.scripts ?? [],
@@ -213,6 +216,7 @@ function medians(loads: InteractiveLoad[]): InteractiveResult["coldMedian"] {
     nodesPaintedMs: of("nodesPaintedMs"),
     clickToDrawerMs: of("clickToDrawerMs"),
     interactiveMs: of("interactiveMs"),
+    dagLayoutMs: of("dagLayoutMs"),
     slowFrames: of("slowFrames") ?? 0,
     longestFrameMs: of("longestFrameMs") ?? 0,
   };
