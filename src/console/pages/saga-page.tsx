@@ -106,7 +106,7 @@ export function SagaPage() {
           </div>
         )}
         {tab === "Timeline" && <TimelineView saga={saga} events={live.events} now={now} />}
-        {tab === "History" && <EventHistory events={live.events} />}
+        {tab === "History" && <EventHistory events={live.events} saga={saga} />}
         {tab === "Definition" && <DefinitionPanel saga={saga} />}
       </div>
     </section>

@@ -3,7 +3,7 @@ import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { FailurePolicy, StepStatus, type Saga } from "../../gen/saga/v1/saga_pb.js";
 import { StatusBadge } from "../components/status-badge.js";
-import { sagaStatusLook } from "../model/status.js";
+import { sagaIsResting, sagaStatusLook } from "../model/status.js";
 import { PATHS } from "../paths.js";
 import type { Connection } from "./use-live-saga.js";
 import "./saga.css";
@@ -22,7 +22,7 @@ export function SagaHeader(props: { saga: Saga; connection: Connection; now: num
         <span data-testid="saga-status">
           <StatusBadge look={sagaStatusLook(saga.status)} />
         </span>
-        <ConnectionNote connection={connection} />
+        <ConnectionNote connection={connection} resting={sagaIsResting(saga.status)} />
         <div class="saga-actions">{actions}</div>
       </div>
       <dl class="saga-facts">
@@ -87,11 +87,19 @@ function DefinitionLink(props: { saga: Saga }) {
   return <span class="muted">none (steps given at CreateSaga)</span>;
 }
 
-function ConnectionNote(props: { connection: Connection }) {
+/**
+ * Whether the watch is connected. A resting saga still has an open stream (a retry or rollback
+ * from elsewhere shows up at once), so it says "up to date" rather than "live".
+ */
+function ConnectionNote(props: { connection: Connection; resting: boolean }) {
   if (props.connection === "live") {
     return (
-      <span class="conn conn-live" title="Receiving events from WatchSaga">
-        live
+      <span
+        class="conn conn-live"
+        data-testid="connection"
+        title={props.resting ? "Watching: a retry or rollback started elsewhere appears here at once" : "Receiving events from WatchSaga as they happen"}
+      >
+        {props.resting ? "up to date" : "live"}
       </span>
     );
   }
