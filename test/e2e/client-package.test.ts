@@ -2,9 +2,12 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../helpers/replica-process.js";
+import { launchChromium } from "../helpers/browser.js";
+import { createTestDatabase } from "../helpers/database.js";
+import { describeOutput, PROJECT_ROOT, startSagad } from "../helpers/replica-process.js";
 import { runCommand, type CommandResult } from "../helpers/run-command.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
+import { createTestToken } from "../helpers/tokens.js";
 
 const TSC = path.join(PROJECT_ROOT, "node_modules", ".bin", "tsc");
 const SETUP_TIMEOUT_MS = 180_000;
@@ -12,7 +15,8 @@ const SETUP_TIMEOUT_MS = 180_000;
 /**
  * The published client, as a user gets it: `npm pack` (which runs the prepack build), install the
  * tarball into a fresh ESM project, type-check a consumer of `sagad/client` against the packed
- * declarations only, compile it, and run it against a live server.
+ * declarations only, compile it, and run it against a live server; and the installed `sagad`
+ * command serves the web console from the files the tarball carries.
  */
 describe("the packed sagad/client package", () => {
   let tmp: string;
@@ -173,5 +177,43 @@ await client.createSaga({ nam: "x" });
     // The saga the packaged client created is really there.
     const saga = (await server!.client().getSaga({ id: printed.id })).saga!;
     expect(saga.name).toBe("packaged-consumer");
+  }, 90_000);
+
+  it("the installed sagad command serves the web console from the package's own files", async () => {
+    const db = await createTestDatabase();
+    const sagad = await startSagad({
+      compiledEntry: path.join("node_modules", ".bin", "sagad"),
+      cwd: consumerDir,
+      env: { DATABASE_URL: db.url, SAGAD_PORT: "0" },
+    });
+    const browser = await launchChromium();
+    try {
+      expect(sagad.stdout(), describeOutput(sagad)).toContain(`web console: ${sagad.url}/console/`);
+      const index = await fetch(`${sagad.url}/`);
+      expect(index.url).toBe(`${sagad.url}/console/`);
+      expect(index.headers.get("content-security-policy")).toContain("script-src 'self'");
+      const html = await index.text();
+      const script = /<script[^>]+src="([^"]+\.js)"/.exec(html)?.[1];
+      expect(script, html).toBeDefined();
+      const asset = await fetch(new URL(script!, index.url));
+      expect(asset.status).toBe(200);
+      expect(asset.headers.get("content-type")).toMatch(/javascript/);
+
+      // The packaged bundle runs: a real browser signs in with a token and sees who it is.
+      const { token } = await createTestToken(db.pool, ["sagas:read"], "packaged-console");
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on("pageerror", (err) => errors.push(err.message));
+      await page.goto(`${sagad.url}/console/`);
+      await page.locator('input[name="token"]').fill(token);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.locator('[data-testid="who"]').waitFor({ timeout: 15_000 });
+      expect(await page.locator('[data-testid="who"]').textContent()).toContain("packaged-console");
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+      await sagad.stop(10_000);
+      await db.drop();
+    }
   }, 90_000);
 });

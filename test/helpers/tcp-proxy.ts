@@ -20,6 +20,13 @@ export interface TcpProxy {
    * it breaks mid-call (the client sees ECONNRESET); later connections go through.
    */
   dropNextConnection(): void;
+  /**
+   * From now on, accepts new connections but forwards nothing on them until {@link release}: a
+   * client reconnecting meanwhile waits, as behind a network that is down.
+   */
+  hold(): void;
+  /** Connects every held connection through, in order, and stops holding. */
+  release(): void;
   /** Cuts everything and stops listening. */
   close(): Promise<void>;
 }
@@ -31,13 +38,8 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   let connections = 0;
   let bytesDown = 0;
   let dropNext = 0;
-  const server = createServer((client) => {
-    connections++;
-    if (dropNext > 0) {
-      dropNext--;
-      client.on("error", () => undefined).once("data", () => client.resetAndDestroy());
-      return;
-    }
+  let held: Socket[] | null = null;
+  const forward = (client: Socket) => {
     const upstream = connect(Number(port), hostname);
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
@@ -50,6 +52,20 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     client.pipe(upstream);
     upstream.pipe(client);
     for (const socket of pair) socket.on("error", drop).on("close", drop);
+  };
+  const server = createServer((client) => {
+    connections++;
+    if (dropNext > 0) {
+      dropNext--;
+      client.on("error", () => undefined).once("data", () => client.resetAndDestroy());
+      return;
+    }
+    if (held) {
+      client.pause();
+      held.push(client.on("error", () => undefined));
+      return;
+    }
+    forward(client);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -79,8 +95,16 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     },
     cut,
     dropNextConnection: () => void dropNext++,
+    hold: () => void (held ??= []),
+    release: () => {
+      const waiting = held ?? [];
+      held = null;
+      for (const client of waiting) if (!client.destroyed) forward(client);
+    },
     close: () =>
       new Promise<void>((resolve) => {
+        for (const client of held ?? []) client.destroy();
+        held = null;
         cut();
         server.close(() => resolve());
       }),

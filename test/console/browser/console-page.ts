@@ -142,8 +142,11 @@ export function confirmButton(dialog: Locator): Locator {
 /** What a browser test file works with: its own sagad, one Chromium, a fresh tab per test. */
 export interface ConsoleFixture {
   readonly srv: TestServer;
-  /** A tab in a fresh context; closed after the test (screenshotted first if the test failed). */
-  open(): Promise<ConsoleTab>;
+  /**
+   * A tab in a fresh context; closed after the test (screenshotted first if the test failed).
+   * `baseUrl` (default the server's) lets a test put something between the browser and sagad.
+   */
+  open(baseUrl?: string): Promise<ConsoleTab>;
 }
 
 /**
@@ -175,9 +178,9 @@ export function useConsole(options: TestServerOptions = {}): ConsoleFixture {
       if (!srv) throw new Error("the test server is not up (beforeAll failed?)");
       return srv;
     },
-    async open() {
+    async open(baseUrl?: string) {
       if (!browser || !srv) throw new Error("the browser is not up (beforeAll failed?)");
-      const tab = await ConsoleTab.open(browser, srv.server.url);
+      const tab = await ConsoleTab.open(browser, baseUrl ?? srv.server.url);
       tabs.push(tab);
       return tab;
     },
