@@ -77,13 +77,13 @@ export function withConsole(next: RequestHandler, dir: string = defaultConsoleDi
     if (pathname !== "/" && pathname !== "/console" && !pathname.startsWith(CONSOLE_BASE)) return next(req, res);
     if (req.method !== "GET" && req.method !== "HEAD") {
       // POST / could be a misdirected RPC; say what is here instead of a bare 405.
-      res.writeHead(405, { Allow: "GET, HEAD", "Content-Type": "text/plain; charset=utf-8" });
+      res.writeHead(405, { Allow: "GET, HEAD", "Content-Type": "text/plain; charset=utf-8", ...SECURITY_HEADERS });
       res.end(`${req.method} not allowed: ${pathname} serves the web console; use GET\n`);
       return;
     }
     req.resume();
     if (pathname === "/" || pathname === "/console") {
-      res.writeHead(302, { Location: CONSOLE_BASE, "Cache-Control": "no-store" });
+      res.writeHead(302, { Location: CONSOLE_BASE, "Cache-Control": "no-store", ...SECURITY_HEADERS });
       res.end();
       return;
     }
@@ -143,8 +143,16 @@ async function sendAsset(res: Response, dir: string, name: string, gzip: boolean
   else res.end(body);
 }
 
+/** Whether Accept-Encoding lists gzip with a weight above 0 (`gzip`, `gzip;q=0.5`; not `gzip;q=0`). */
 function acceptsGzip(header: string | undefined): boolean {
-  return header !== undefined && /\bgzip\b/.test(header) && !/\bgzip;\s*q=0(?:\.0+)?\b/.test(header);
+  if (header === undefined) return false;
+  for (const entry of header.split(",")) {
+    const [coding, ...params] = entry.split(";").map((part) => part.trim().toLowerCase());
+    if (coding !== "gzip") continue;
+    const weight = params.find((p) => p.startsWith("q="));
+    return weight === undefined || Number(weight.slice(2)) > 0;
+  }
+  return false;
 }
 
 function plain(res: Response, status: number, body: string): void {

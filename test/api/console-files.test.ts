@@ -85,6 +85,8 @@ describe("the web console's files", () => {
     const res = await request(srv.server.url, from);
     expect(res.status).toBe(302);
     expect(res.headers.location).toBe("/console/");
+    expect(res.headers["content-security-policy"]).toBe(CONSOLE_CSP);
+    expect(res.headers["x-content-type-options"]).toBe("nosniff");
   });
 
   it.each(["/console/", "/console/sagas/x", "/console/definitions/checkout?v=2"])(
@@ -164,6 +166,13 @@ describe("the web console's files", () => {
     const refused = await request(srv.server.url, script, { headers: { "Accept-Encoding": "gzip;q=0, identity" } });
     expect(refused.headers["content-encoding"]).toBeUndefined();
     expect(refused.body.equals(plain.body)).toBe(true);
+    // A weight above zero is a yes, however written; only a zero weight refuses.
+    for (const accept of ["gzip;q=0.5", "br, GZIP; q=1", "deflate, gzip;q=0.001"]) {
+      expect((await request(srv.server.url, script, { headers: { "Accept-Encoding": accept } })).headers["content-encoding"], accept).toBe("gzip");
+    }
+    for (const accept of ["gzip;q=0.0", "gzip;q=0.000", "br", "x-gzip-not"]) {
+      expect((await request(srv.server.url, script, { headers: { "Accept-Encoding": accept } })).headers["content-encoding"], accept).toBeUndefined();
+    }
   });
 
   it.each([
@@ -196,6 +205,7 @@ describe("the web console's files", () => {
     expect(res.status).toBe(405);
     expect(res.headers.allow).toBe("GET, HEAD");
     expect(res.body.toString("utf8")).toContain("web console");
+    expect(res.headers["content-security-policy"]).toBe(CONSOLE_CSP);
   });
 
   it("HEAD answers the headers of GET without a body", async () => {
