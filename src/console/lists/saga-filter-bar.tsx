@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import { SagaStatus } from "../../gen/saga/v1/saga_pb.js";
-import { FILTER_KEYS, FILTERABLE_STATUSES, hasFilters, NO_FILTERS, type FilterKey, type SagaFilters } from "../model/saga-filters.js";
+import { FILTER_KEYS, FILTERABLE_STATUSES, hasFilters, NO_FILTERS, parseStatus, type FilterKey, type SagaFilters } from "../model/saga-filters.js";
 
 const LABELS: Record<FilterKey, string> = {
   status: "Status",
@@ -54,11 +54,12 @@ export function SagaFilterBar(props: {
           {key === "status" ? (
             <select
               name="status"
-              value={draft.status}
+              value={statusOption(draft.status)}
               onChange={(e) => {
-                const next = { ...draft, status: e.currentTarget.value };
-                setDraft(next);
-                onApply(trimmed(next));
+                const status = e.currentTarget.value;
+                setDraft({ ...draft, status });
+                // Only the status applies at once; text still being typed waits for Enter or Apply.
+                onApply({ ...applied, status });
               }}
             >
               <option value="">Any status</option>
@@ -113,4 +114,10 @@ export function SagaFilterBar(props: {
 
 function trimmed(filters: SagaFilters): SagaFilters {
   return Object.fromEntries(FILTER_KEYS.map((k) => [k, filters[k].trim()])) as Record<FilterKey, string>;
+}
+
+/** The option a status from the URL selects: `failed` or `SAGA_STATUS_FAILED` pick FAILED. */
+function statusOption(text: string): string {
+  const status = parseStatus(text);
+  return status === undefined ? text : SagaStatus[status];
 }

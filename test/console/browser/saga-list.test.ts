@@ -73,7 +73,6 @@ describe("the Sagas list: filters in the URL and cursor pages, in Chromium", () 
     await expect.poll(() => rowIds(page), { timeout: 10_000 }).toEqual(newestFirst.slice(50));
     expect(await page.locator('input[name="name"]').inputValue()).toBe("paged");
     expect(page.url()).toBe(page2Url);
-    const stillNoReload = await tab.markWindow();
 
     // Newer goes back to page 1.
     await page.getByRole("button", { name: "Newer" }).click();
@@ -90,10 +89,28 @@ describe("the Sagas list: filters in the URL and cursor pages, in Chromium", () 
     await expect.poll(() => rowIds(page), { timeout: 10_000 }).toEqual([failing.saga!.id]);
     await tab.screenshot("list-filtered-failed");
 
+    // Half-typed text stays out of the request when the status changes.
+    await page.locator('input[name="name"]').fill("pag");
+    await page.locator('select[name="status"]').selectOption("COMPLETED");
+    await expect.poll(() => query(page).get("status")).toBe("COMPLETED");
+    expect(query(page).get("name")).toBe("paged");
+    await expect.poll(() => rowIds(page), { timeout: 10_000 }).toEqual(newestFirst.filter((id) => paged.indexOf(id) % 2 === 0).slice(0, 50));
+    await page.goBack();
+    await expect.poll(() => query(page).get("status")).toBe("FAILED");
+    await expect.poll(() => page.locator('input[name="name"]').inputValue()).toBe("paged");
+
     // Back undoes the status filter, as the URL history says.
     await page.goBack();
     await expect.poll(() => query(page).get("status")).toBeNull();
-    expect(await page.locator('select[name="status"]').inputValue()).toBe("");
+    await expect.poll(() => page.locator('select[name="status"]').inputValue()).toBe("");
+
+    // A status typed into the URL by hand, in lower case, selects its option and filters.
+    await page.goto(`${t.srv.server.url}/console/?name=paged&status=failed`);
+    await expect.poll(() => rowIds(page), { timeout: 10_000 }).toEqual([failing.saga!.id]);
+    await expect.poll(() => page.locator('select[name="status"]').inputValue()).toBe("FAILED");
+    await page.goto(`${t.srv.server.url}/console/?name=paged`);
+    await expect.poll(() => rowIds(page), { timeout: 10_000 }).toEqual(newestFirst.slice(0, 50));
+    const stillNoReload = await tab.markWindow();
 
     // A time the page cannot read is named at its field and sends no ListSagas with it.
     await page.locator('input[name="since"]').fill("sometime");
