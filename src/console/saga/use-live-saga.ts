@@ -86,6 +86,7 @@ export function useLiveSaga(id: string): LiveSaga {
 
     // --- the snapshot ---------------------------------------------------------------------------
     let refetchTimer: ReturnType<typeof setTimeout> | undefined;
+    let snapshotBackoff = RECONNECT_FIRST_MS;
     let fetching = false;
     let again = false;
     let lastFetchAt = 0;
@@ -95,12 +96,18 @@ export function useLiveSaga(id: string): LiveSaga {
       lastFetchAt = Date.now();
       try {
         const { saga } = await sagas.getSaga({ id }, { signal: stop.signal });
+        snapshotBackoff = RECONNECT_FIRST_MS;
         if (saga) {
           state = applySnapshot(state, saga);
           publish();
         }
       } catch (err) {
-        if (!stop.signal.aborted) fatal(toProblem(err)); // other failures: the stream's retry covers them
+        // Anything retrying can fix is tried again, with backoff: a resting saga sends no more
+        // events, so nothing else would ever fetch its snapshot and the page would stay blank.
+        if (!stop.signal.aborted && !fatal(toProblem(err)) && !refetchTimer) {
+          refetchTimer = setTimeout(() => void fetchSnapshot(), snapshotBackoff);
+          snapshotBackoff = Math.min(RECONNECT_MAX_MS, snapshotBackoff * 2);
+        }
       } finally {
         fetching = false;
         if (again) {
@@ -150,8 +157,21 @@ export function useLiveSaga(id: string): LiveSaga {
       let backoff = RECONNECT_FIRST_MS;
       while (!stop.signal.aborted) {
         flush(); // so the resume point below counts everything received
+        await visible(stop.signal);
+        if (stop.signal.aborted) return;
+        // A gap found by the flush above is covered by this new call, which starts after it.
+        restartNow = false;
         const thisCall = new AbortController();
         call = thisCall;
+        // A hidden tab gives its connection back (browsers allow six per origin over HTTP/1.1,
+        // shared by every tab); the call resumes from the last sequence when the tab is shown.
+        const onHidden = () => {
+          if (document.visibilityState !== "hidden") return;
+          restartNow = true;
+          thisCall.abort();
+          setConnection("reconnecting");
+        };
+        document.addEventListener("visibilitychange", onHidden);
         const onStop = () => thisCall.abort();
         stop.signal.addEventListener("abort", onStop);
         try {
@@ -174,6 +194,7 @@ export function useLiveSaga(id: string): LiveSaga {
           if (!thisCall.signal.aborted && fatal(toProblem(err))) return;
         } finally {
           stop.signal.removeEventListener("abort", onStop);
+          document.removeEventListener("visibilitychange", onHidden);
         }
         if (stop.signal.aborted) return;
         if (restartNow) {
@@ -197,6 +218,21 @@ export function useLiveSaga(id: string): LiveSaga {
   }, [id, session]);
 
   return live;
+}
+
+/** Resolves at once while the tab is visible, else when it is shown again (or `signal` aborts). */
+function visible(signal: AbortSignal): Promise<void> {
+  if (document.visibilityState !== "hidden") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (document.visibilityState === "hidden" && !signal.aborted) return;
+      document.removeEventListener("visibilitychange", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    document.addEventListener("visibilitychange", done);
+    signal.addEventListener("abort", done);
+  });
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
