@@ -92,6 +92,9 @@ export function DagView(props: { steps: readonly DagStep[]; selected?: string; o
   const suppressClick = useRef(false);
   const onPointerDown = (e: TargetedPointerEvent<SVGSVGElement>) => {
     if (e.button !== 0) return;
+    // A pan's pointer is captured by the svg, so its click may never reach a node to use up the
+    // flag; each new press starts clean, so the next real click on a node always opens it.
+    suppressClick.current = false;
     drag.current = { id: e.pointerId, sx: e.clientX, sy: e.clientY, vx: view.x, vy: view.y, panning: false };
   };
   const onPointerMove = (e: TargetedPointerEvent<SVGSVGElement>) => {

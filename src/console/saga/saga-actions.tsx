@@ -112,6 +112,9 @@ function ActionBar(props: { specs: readonly ActionSpec[]; session: Session; labe
   const [open, setOpen] = useState<ActionSpec["label"] | undefined>();
   const canExecute = allows(session.scopes, "sagas:execute");
   const current = specs.find((s) => s.label === open);
+  // A disabled button cannot take focus, so its title is out of reach by keyboard, touch and
+  // screen reader: the reasons are also written out (the read-only note covers a missing scope).
+  const unavailable = canExecute ? specs.flatMap((s) => (s.availability.ok ? [] : [{ label: s.label, why: s.availability.why }])) : [];
   return (
     <div class="action-bar" role="group" aria-label={props.label}>
       {specs.map((spec) => {
@@ -133,6 +136,18 @@ function ActionBar(props: { specs: readonly ActionSpec[]; session: Session; labe
           </button>
         );
       })}
+      {unavailable.length > 0 && (
+        <details class="action-why">
+          <summary>{unavailable.length === specs.length ? "Why these are unavailable" : `Why ${unavailable.map((u) => u.label).join(", ")} ${unavailable.length === 1 ? "is" : "are"} unavailable`}</summary>
+          <ul>
+            {unavailable.map((u) => (
+              <li key={u.label}>
+                <strong>{u.label}</strong>: {u.why}
+              </li>
+            ))}
+          </ul>
+        </details>
+      )}
       {current && (
         <ActionDialog
           title={current.title}

@@ -41,6 +41,15 @@ describe("steering sagas from the console, in Chromium", () => {
     expect(await tab.stepStatus("reserve")).toBe("COMPLETED");
     const unchanged = await tab.markWindow();
 
+    // Pan the graph first (a drag on empty canvas): the next click on a node must still open it.
+    const canvas = tab.page.locator("svg.dag-svg").first();
+    const box = (await canvas.boundingBox())!;
+    const before = await canvas.locator(":scope > g").getAttribute("transform");
+    await tab.page.mouse.move(box.x + 8, box.y + box.height - 8);
+    await tab.page.mouse.down();
+    await tab.page.mouse.move(box.x + 60, box.y + box.height - 30, { steps: 5 });
+    await tab.page.mouse.up();
+    expect(await canvas.locator(":scope > g").getAttribute("transform")).not.toBe(before);
     await tab.node("charge").click();
     const drawer = tab.page.locator('[data-testid="step-drawer"]');
     await drawer.waitFor({ timeout: 5_000 });
@@ -54,6 +63,10 @@ describe("steering sagas from the console, in Chromium", () => {
     expect(await tab.stepStatus("charge")).toBe("SKIPPED");
     expect(await tab.stepStatus("ship")).toBe("COMPLETED");
     expect(await unchanged(), "the page followed the saga without a reload").toBe(true);
+    // What cannot be done to a COMPLETED saga is written out, not only in a disabled button's title.
+    const why = tab.page.locator('[aria-label="Saga actions"] details.action-why');
+    await why.locator("summary").click({ timeout: 5_000 });
+    expect(await why.locator("li").allTextContents()).toContainEqual(expect.stringMatching(/^Cancel saga: .{10,}/));
     await tab.page.getByRole("tab", { name: /History/ }).or(tab.page.getByRole("button", { name: /History/ })).first().click();
     const skipped = tab.page.locator('[data-testid="event-history"] li[data-event-type="STEP_SKIPPED"]');
     await expect.poll(() => skipped.textContent(), { timeout: 5_000 }).toContain("charged by phone, ticket 4711");
