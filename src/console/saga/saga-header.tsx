@@ -1,7 +1,7 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ComponentChildren } from "preact";
-import { useState } from "preact/hooks";
 import { FailurePolicy, StepStatus, type Saga } from "../../gen/saga/v1/saga_pb.js";
+import { CopyButton } from "../components/copy-button.js";
 import { StatusBadge } from "../components/status-badge.js";
 import { sagaIsResting, sagaStatusLook } from "../model/status.js";
 import { PATHS } from "../paths.js";
@@ -110,25 +110,6 @@ function ConnectionNote(props: { connection: Connection; resting: boolean }) {
   );
 }
 
-/** A button that copies `text`; says so for a moment, or says why it could not. */
-export function CopyButton(props: { text: string; what: string }) {
-  const [said, setSaid] = useState<string | undefined>();
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(props.text);
-      setSaid("Copied");
-    } catch {
-      setSaid("Copy refused by the browser");
-    }
-    setTimeout(() => setSaid(undefined), 1500);
-  };
-  return (
-    <button type="button" class="copy" onClick={() => void copy()} aria-label={`Copy ${props.what}`} title={`Copy ${props.what}`}>
-      {said ?? "Copy"}
-    </button>
-  );
-}
-
 /** A time as the operator's local clock shows it, with how long ago. */
 export function When(props: { ms: number | undefined; now: number }) {
   const { ms, now } = props;
@@ -163,3 +144,6 @@ function stepCounts(saga: Saga): { done: number; failed: number; running: number
   }
   return { done, failed, running, undone };
 }
+
+/** Until the step drawer imports it from components/: the shared one, with the plain-http fallback. */
+export { CopyButton };
