@@ -92,5 +92,29 @@ describe("the saga page after a dropped WatchSaga, in Chromium", () => {
     // Calls cut by the proxy show up as the browser's own network errors; nothing else may.
     tab.expectClean({ console: [/net::ERR_/, /Failed to fetch/] });
   });
-});
 
+  it("a GetSaga that fails is tried again: a resting saga's page does not stay blank", async () => {
+    const client = t.srv.client();
+    const { saga } = await client.createSaga({ name: "at-rest", steps: [{ name: "only", action: "noop" }] });
+    const id = saga!.id;
+    await waitForStatus(client, id, SagaStatus.COMPLETED);
+
+    const tab = await t.open();
+    await tab.signIn(t.srv.adminToken);
+    // The first two GetSaga calls fail as a broken network would; WatchSaga is left alone.
+    let refused = 0;
+    await tab.page.route("**/saga.v1.SagaService/GetSaga**", async (route) => {
+      if (refused < 2) {
+        refused++;
+        await route.abort("connectionreset");
+      } else {
+        await route.continue();
+      }
+    });
+    await tab.page.getByRole("link", { name: "at-rest" }).click();
+    await expect.poll(() => tab.sagaStatus(), { timeout: 10_000 }).toBe("COMPLETED");
+    expect(refused).toBe(2);
+    expect(await tab.stepStatus("only")).toBe("COMPLETED");
+    tab.expectClean({ console: [/net::ERR_/] });
+  });
+});
