@@ -117,4 +117,61 @@ describe("the saga page after a dropped WatchSaga, in Chromium", () => {
     expect(await tab.stepStatus("only")).toBe("COMPLETED");
     tab.expectClean({ console: [/net::ERR_/] });
   });
+
+  it("a hidden tab gives its stream back, and picks up where it left off when shown", async () => {
+    const client = t.srv.client();
+    const steps = Array.from({ length: 6 }, (_, i) => ({
+      name: `h${i + 1}`,
+      action: "sleep",
+      config: { duration: "300ms" },
+      ...(i > 0 ? { dependsOn: [`h${i}`] } : {}),
+    }));
+    const { saga } = await client.createSaga({ name: "hidden-tab", steps });
+    const id = saga!.id;
+
+    const tab = await t.open();
+    const watches: Buffer[] = [];
+    const failedWatches: string[] = [];
+    tab.page.on("request", (request) => {
+      if (request.url().endsWith("/WatchSaga")) watches.push(request.postDataBuffer() ?? Buffer.alloc(0));
+    });
+    tab.page.on("requestfailed", (request) => {
+      if (request.url().endsWith("/WatchSaga")) failedWatches.push(request.failure()?.errorText ?? "");
+    });
+    // Headless tabs are always visible; the page's view of visibility is switched by hand here.
+    await tab.context.addInitScript(() => {
+      let state: DocumentVisibilityState = "visible";
+      Object.defineProperty(document, "visibilityState", { get: () => state });
+      (globalThis as unknown as { __setVisibility: (s: DocumentVisibilityState) => void }).__setVisibility = (next) => {
+        state = next;
+        document.dispatchEvent(new Event("visibilitychange"));
+      };
+    });
+    const setVisibility = (state: "visible" | "hidden") =>
+      tab.page.evaluate((s) => (globalThis as unknown as { __setVisibility: (s: string) => void }).__setVisibility(s), state);
+    await tab.signIn(t.srv.adminToken, `/console/sagas/${id}`);
+    await expect.poll(() => tab.stepStatus("h1"), { timeout: 10_000 }).toMatch(/RUNNING|COMPLETED/);
+    expect(watches.length).toBe(1);
+
+    await setVisibility("hidden");
+    await expect.poll(() => failedWatches.length, { timeout: 5_000 }).toBe(1);
+    const atHide = Number((await client.getSaga({ id })).saga!.sequence);
+    await waitUntil(async () => Number((await client.getSaga({ id })).saga!.sequence) >= atHide + 2, "the saga to move on while the tab is hidden");
+    expect(watches.length, "no stream while hidden").toBe(1);
+
+    await setVisibility("visible");
+    await waitForStatus(client, id, SagaStatus.COMPLETED, 15_000);
+    await expect.poll(() => tab.sagaStatus(), { timeout: 15_000 }).toBe("COMPLETED");
+    const resumed = watches.slice(1).map((body) => Number(watchRequestOf(body).afterSequence));
+    expect(resumed.length).toBeGreaterThan(0);
+    expect(resumed[0]! > 0 && resumed[0]! <= atHide, `resumed after ${resumed[0]}, hidden at ${atHide}`).toBe(true);
+
+    await tab.page.getByRole("tab", { name: /History/ }).or(tab.page.getByRole("button", { name: /History/ })).first().click();
+    const stored = await storedSequences(client, id);
+    const lines = tab.page.locator('[data-testid="event-history"] li[data-sequence]');
+    await expect.poll(() => lines.count(), { timeout: 5_000 }).toBe(stored.length);
+    const shown = await lines.evaluateAll((items) => items.map((li) => Number(li.getAttribute("data-sequence"))));
+    expect(shown).toEqual(stored.map((e) => e.sequence));
+    tab.expectClean();
+  });
 });
