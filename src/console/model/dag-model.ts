@@ -1,5 +1,6 @@
 import { graphlib, layout } from "@dagrejs/dagre";
 import { StepStatus, type Saga, type Step } from "../../gen/saga/v1/saga_pb.js";
+import type { StepRound } from "./saga-live.js";
 import { stepStatusLook, type Tone } from "./status.js";
 
 /**
@@ -11,10 +12,15 @@ export interface DagStep {
   action: string;
   dependsOn: readonly string[];
   status?: StepStatus;
-  /** Attempts started so far (of the action, or of the compensation while compensating). */
+  /**
+   * Attempts started so far in the current round (of the action, or of the compensation while
+   * compensating); unset when none has started in it yet.
+   */
   attempt?: number;
-  /** Attempts allowed for what `attempt` counts. */
+  /** Attempts allowed for what `attempt` counts (per round). */
   maxAttempts?: number;
+  /** The overall attempt number, set when earlier rounds (RetrySaga, RetryStep, rollback) made some. */
+  overallAttempt?: number;
   hasCompensation?: boolean;
   running?: boolean;
   /** 1 for the first step whose compensation started, 2 for the next…: the undo order as it happened. */
@@ -193,20 +199,74 @@ function attemptBudget(step: Step): number | undefined {
   return policy?.maxAttempts || undefined;
 }
 
+/** A step's attempt as the budget counts it: within the current round, beside the overall number. */
+export interface RoundAttempt {
+  /** Attempts started in the current round; 0 when none has yet (just reset, or pending). */
+  readonly inRound: number;
+  /** Step.retry_count: attempts of this phase over all rounds. */
+  readonly overall: number;
+  /** Attempts made before this round (0 in the first). */
+  readonly roundStart: number;
+  /** Attempts allowed per round, when known. */
+  readonly max: number | undefined;
+  /** Whether these are compensation attempts. */
+  readonly compensation: boolean;
+}
+
+/**
+ * Step.retry_count keeps counting across RetrySaga, RetryStep and rollback rounds while
+ * max_attempts is per round, so "n/m" subtracts the round's start (from `stepRounds`).
+ */
+export function roundAttempt(step: Step, round: StepRound | undefined): RoundAttempt {
+  const compensation = isCompensationStatus(step.status);
+  const overall = step.retryCount;
+  // A round of the other phase says nothing here (a compensation counts from 0 again).
+  const start = round && round.compensation === compensation ? Math.min(round.start, overall) : 0;
+  return { inRound: overall - start, overall, roundStart: start, max: attemptBudget(step), compensation };
+}
+
+/**
+ * "Attempt 1 of 3 (4th overall)": the budget is per round, the overall number what the target's
+ * idempotency keys and the History's "#4 overall" count. "None yet" rather than "0 of 3".
+ */
+export function roundAttemptText(a: RoundAttempt): string {
+  const of = a.max ? ` of ${a.max}` : "";
+  if (a.inRound <= 0) {
+    const before = a.roundStart > 0 ? ` (${a.roundStart} in earlier rounds)` : "";
+    return `None yet${a.max ? `, ${a.max} allowed` : ""}${before}`;
+  }
+  return `${a.inRound}${of}${a.roundStart > 0 ? ` (${ordinal(a.overall)} overall)` : ""}`;
+}
+
+function ordinal(n: number): string {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? "th" : (["th", "st", "nd", "rd"][n % 10] ?? "th");
+  return `${n}${suffix}`;
+}
+
+const NO_ROUNDS: ReadonlyMap<string, StepRound> = new Map();
+
 /**
  * A saga's steps as DAG nodes. `compensationOrder` (from the history; see saga-live.ts) numbers
- * the undo order, which the snapshot alone cannot tell.
+ * the undo order, and `rounds` (saga-live.ts `stepRounds`) where each step's round of attempts
+ * started, which the snapshot alone cannot tell.
  */
-export function dagStepsFromSaga(saga: Saga, compensationOrder: ReadonlyMap<string, number> = new Map()): DagStep[] {
+export function dagStepsFromSaga(
+  saga: Saga,
+  compensationOrder: ReadonlyMap<string, number> = new Map(),
+  rounds: ReadonlyMap<string, StepRound> = NO_ROUNDS,
+): DagStep[] {
   return saga.steps.map((step) => {
     const order = compensationOrder.get(step.name);
+    const attempt = roundAttempt(step, rounds.get(step.name));
     return {
       name: step.name,
       action: step.action,
       dependsOn: step.dependsOn,
       status: step.status,
-      attempt: step.retryCount,
-      maxAttempts: attemptBudget(step),
+      ...(attempt.inRound > 0 ? { attempt: attempt.inRound } : {}),
+      maxAttempts: attempt.max,
+      ...(attempt.roundStart > 0 ? { overallAttempt: attempt.overall } : {}),
       hasCompensation: !!step.compensate?.action,
       running: step.status === StepStatus.RUNNING || step.status === StepStatus.COMPENSATING,
       ...(order !== undefined ? { compensationOrder: order } : {}),

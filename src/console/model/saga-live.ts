@@ -48,7 +48,9 @@ export function applyEvents(state: LiveState, incoming: readonly SagaEvent[]): E
     last = event.sequence;
   }
   if (fresh.length === 0) return gap ? { state, gap } : { state };
-  const saga = state.saga ? applyToSaga(state.saga, fresh) : undefined;
+  // A snapshot taken after some of these events already includes them: replaying those would
+  // roll the saga back (GetSaga can answer before WatchSaga's history from sequence 0 arrives).
+  const saga = state.saga ? applyToSaga(state.saga, eventsAfter(fresh, state.saga.sequence)) : undefined;
   const next: LiveState = { ...state, events: [...state.events, ...fresh], lastSequence: last, saga };
   return gap ? { state: next, gap } : { state: next };
 }
@@ -61,6 +63,12 @@ export function applySnapshot(state: LiveState, snapshot: Saga): LiveState {
   // A late answer to an earlier call must not replace a newer snapshot.
   if (state.snapshot && snapshot.sequence < state.snapshot.sequence) return state;
   const newer = eventsAfter(state.events, snapshot.sequence);
+  if (state.saga && snapshot.sequence < state.saga.sequence) {
+    // Older than what the page shows: usable only if the history brings it all the way up again,
+    // from the event right after it; otherwise the shown saga would step back.
+    const bridged = newer.length > 0 && newer[0]!.sequence === snapshot.sequence + 1n && newer[newer.length - 1]!.sequence >= state.saga.sequence;
+    if (!bridged) return state;
+  }
   return { ...state, snapshot, saga: applyToSaga(snapshot, newer) };
 }
 
@@ -151,7 +159,9 @@ function applyToStep(step: Mutable<Step>, event: SagaEvent): void {
       step.error = "";
       step.errorKind = "";
       step.nextAttemptTime = undefined;
-      step.retryCount = 0;
+      // A reset starts a new round but does not renumber attempts: retry_count stays the overall
+      // count, which the event carries (the new round's start; see stepRounds).
+      if (event.attempt > 0) step.retryCount = event.attempt;
       break;
     case EventType.COMPENSATION_COMPLETED:
       step.nextAttemptTime = undefined;
@@ -179,4 +189,31 @@ export function compensationOrder(events: readonly SagaEvent[]): Map<string, num
     }
   }
   return order;
+}
+
+/** Where a step's current round of attempts started, from the last event that started one. */
+export interface StepRound {
+  /** Whether the round counts compensation attempts. */
+  readonly compensation: boolean;
+  /** The (overall) attempt number the round started after: attempt n of the round is start + n. */
+  readonly start: number;
+}
+
+/**
+ * Each step's current round, as the History reads it (event-lines.ts): attempt numbers keep
+ * growing across RetrySaga, RetryStep and rollbacks while the retry policy's budget is per round.
+ * A STEP_RESET starts a round after the attempt it carries; the first COMPENSATION_STARTED starts
+ * the compensation's count from 0. Steps with no such event are absent (their round starts at 0).
+ */
+export function stepRounds(events: readonly SagaEvent[]): Map<string, StepRound> {
+  const rounds = new Map<string, StepRound>();
+  for (const event of events) {
+    if (!event.step) continue;
+    if (event.type === EventType.STEP_RESET) {
+      rounds.set(event.step, { compensation: event.stepStatus === StepStatus.COMPENSATING, start: event.attempt });
+    } else if (event.type === EventType.COMPENSATION_STARTED && !rounds.get(event.step)?.compensation) {
+      rounds.set(event.step, { compensation: true, start: 0 });
+    }
+  }
+  return rounds;
 }

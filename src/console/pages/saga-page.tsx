@@ -1,8 +1,8 @@
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useRoute } from "preact-iso";
 import { SagaStatus } from "../../gen/saga/v1/saga_pb.js";
 import { dagStepsFromSaga } from "../model/dag-model.js";
-import { compensationOrder } from "../model/saga-live.js";
+import { compensationOrder, stepRounds } from "../model/saga-live.js";
 import { sagaIsResting } from "../model/status.js";
 import { PATHS } from "../paths.js";
 import { DagView } from "../saga/dag-view.js";
@@ -30,7 +30,28 @@ export function SagaPage() {
   const now = useClock(live.saga !== undefined && !sagaIsResting(live.saga.status));
 
   const order = useMemo(() => compensationOrder(live.events), [live.events]);
-  const dagSteps = useMemo(() => (live.saga ? dagStepsFromSaga(live.saga, order) : []), [live.saga, order]);
+  // Round starts for "attempt n/m": one pass over the history per batch of events, not per frame.
+  const rounds = useMemo(() => stepRounds(live.events), [live.events]);
+  const dagSteps = useMemo(() => (live.saga ? dagStepsFromSaga(live.saga, order, rounds) : []), [live.saga, order, rounds]);
+
+  // Closing the drawer gives focus back to the node that opened it (the drawer takes it on open).
+  const graphRef = useRef<HTMLDivElement>(null);
+  const returnFocusTo = useRef<string | undefined>(undefined);
+  const closeDrawer = () => {
+    returnFocusTo.current = selected;
+    setSelected(undefined);
+  };
+  useEffect(() => {
+    const name = returnFocusTo.current;
+    if (selected !== undefined || name === undefined) return;
+    returnFocusTo.current = undefined;
+    const node = graphRef.current?.querySelector<SVGElement>(`[data-step="${CSS.escape(name)}"]`);
+    if (!node) return; // hidden meanwhile ("Hide completed"), or another tab
+    // SVG attribute names are case-sensitive: the node's `tabIndex` attribute does not make it
+    // focusable (`tabindex` would), so give it the property, which writes the right attribute.
+    if (node.tabIndex < 0) node.tabIndex = 0;
+    node.focus();
+  }, [selected]);
 
   if (live.notFound) {
     return (
@@ -98,11 +119,13 @@ export function SagaPage() {
       <div class="tab-panel" role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`}>
         {tab === "Graph" && (
           <div class={step ? "graph-pane with-drawer" : "graph-pane"}>
-            <div class="graph-main">
-              <DagView steps={dagSteps} selected={selected} onSelect={(name) => setSelected(name === selected ? undefined : name)} />
+            <div class="graph-main" ref={graphRef}>
+              <DagView steps={dagSteps} selected={selected} onSelect={(name) => (name === selected ? closeDrawer() : setSelected(name))} />
               <Legend compensating={saga.status === SagaStatus.COMPENSATING || saga.status === SagaStatus.CANCELLING} />
             </div>
-            {step && <StepDrawer saga={saga} step={step} events={live.events} now={now} onClose={() => setSelected(undefined)} />}
+            {step && (
+              <StepDrawer saga={saga} step={step} events={live.events} round={rounds.get(step.name)} now={now} onClose={closeDrawer} />
+            )}
           </div>
         )}
         {tab === "Timeline" && <TimelineView saga={saga} events={live.events} now={now} />}

@@ -1,10 +1,11 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ComponentChildren } from "preact";
-import { useMemo } from "preact/hooks";
+import { useEffect, useMemo, useRef } from "preact/hooks";
 import { StepStatus, TaskState, type Saga, type SagaEvent, type Step } from "../../gen/saga/v1/saga_pb.js";
 import { StatusBadge } from "../components/status-badge.js";
 import { clockText, durationText } from "../model/duration-text.js";
-import { isCompensationStatus } from "../model/dag-model.js";
+import { roundAttempt, roundAttemptText } from "../model/dag-model.js";
+import type { StepRound } from "../model/saga-live.js";
 import { stepStatusLook } from "../model/status.js";
 import { idempotencyKeyOf, stepAttempts, type AttemptRow } from "../model/step-attempts.js";
 import { CopyButton, When } from "./saga-header.js";
@@ -16,15 +17,39 @@ import "./saga.css";
  * history, the next attempt's time, the idempotency keys, the worker task, and its compensation,
  * with the step actions (Retry step, Skip step).
  */
-export function StepDrawer(props: { saga: Saga; step: Step; events: readonly SagaEvent[]; now: number; onClose: () => void }) {
-  const { saga, step, events, now, onClose } = props;
+export function StepDrawer(props: {
+  saga: Saga;
+  step: Step;
+  events: readonly SagaEvent[];
+  /** Where the step's current round of attempts started (saga-live.ts `stepRounds`). */
+  round?: StepRound | undefined;
+  now: number;
+  onClose: () => void;
+}) {
+  const { saga, step, events, round, now, onClose } = props;
   const attempts = useMemo(() => stepAttempts(events, step.name), [events, step.name]);
   const look = stepStatusLook(step.status);
-  const maxAttempts = (isCompensationStatus(step.status) ? step.compensate?.retryPolicy : step.retryPolicy)?.maxAttempts;
+  const attempt = roundAttempt(step, round);
+  // Opening the drawer (or switching it to another step) moves focus into it, so keyboard and
+  // screen-reader users land on what they opened; the page returns focus to the node on close.
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => heading.current?.focus(), [step.name]);
   return (
-    <aside class="drawer" data-testid="step-drawer" aria-label={`Step ${step.name}`}>
+    <aside
+      class="drawer"
+      data-testid="step-drawer"
+      aria-label={`Step ${step.name}`}
+      onKeyDown={(e) => {
+        if (e.key === "Escape") {
+          e.preventDefault();
+          onClose();
+        }
+      }}
+    >
       <div class="drawer-head">
-        <h2>{step.name}</h2>
+        <h2 ref={heading} tabIndex={-1}>
+          {step.name}
+        </h2>
         <StatusBadge look={look} />
         <button type="button" class="drawer-close" onClick={onClose} aria-label="Close step details">
           ×
@@ -38,9 +63,8 @@ export function StepDrawer(props: { saga: Saga; step: Step; events: readonly Sag
           <code>{step.action}</code>
         </Row>
         <Row term="Attempt">
-          {step.retryCount}
-          {maxAttempts ? ` of ${maxAttempts}` : ""}
-          {isCompensationStatus(step.status) && <span class="muted"> (compensation)</span>}
+          {roundAttemptText(attempt)}
+          {attempt.compensation && <span class="muted"> (compensation)</span>}
         </Row>
         {step.dependsOn.length > 0 && <Row term="Depends on">{step.dependsOn.join(", ")}</Row>}
         {step.status === StepStatus.RETRY_SCHEDULED || step.nextAttemptTime ? (
