@@ -47,9 +47,6 @@ export function SagaPage() {
     returnFocusTo.current = undefined;
     const node = graphRef.current?.querySelector<SVGElement>(`[data-step="${CSS.escape(name)}"]`);
     if (!node) return; // hidden meanwhile ("Hide completed"), or another tab
-    // SVG attribute names are case-sensitive: the node's `tabIndex` attribute does not make it
-    // focusable (`tabindex` would), so give it the property, which writes the right attribute.
-    if (node.tabIndex < 0) node.tabIndex = 0;
     node.focus();
   }, [selected]);
 

@@ -372,7 +372,8 @@ function NodeBody(props: NodeProps) {
       data-step={step.name}
       data-status={label}
       role="button"
-      tabIndex={0}
+      // lower case: on an SVG element Preact writes the attribute, and SVG attribute names are case-sensitive
+      tabindex={0}
       aria-label={title}
       aria-pressed={selected}
       onClick={() => onSelect(step.name)}

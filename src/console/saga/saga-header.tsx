@@ -144,6 +144,3 @@ function stepCounts(saga: Saga): { done: number; failed: number; running: number
   }
   return { done, failed, running, undone };
 }
-
-/** Until the step drawer imports it from components/: the shared one, with the plain-http fallback. */
-export { CopyButton };

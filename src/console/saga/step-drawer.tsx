@@ -2,13 +2,14 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import type { ComponentChildren } from "preact";
 import { useEffect, useMemo, useRef } from "preact/hooks";
 import { StepStatus, TaskState, type Saga, type SagaEvent, type Step } from "../../gen/saga/v1/saga_pb.js";
+import { CopyButton } from "../components/copy-button.js";
 import { StatusBadge } from "../components/status-badge.js";
 import { clockText, durationText } from "../model/duration-text.js";
 import { roundAttempt, roundAttemptText } from "../model/dag-model.js";
 import type { StepRound } from "../model/saga-live.js";
 import { stepStatusLook } from "../model/status.js";
 import { idempotencyKeyOf, stepAttempts, type AttemptRow } from "../model/step-attempts.js";
-import { CopyButton, When } from "./saga-header.js";
+import { When } from "./saga-header.js";
 import { StepActions } from "./saga-actions.js";
 import "./saga.css";
 
