@@ -41,7 +41,13 @@ describe("steering sagas from the console, in Chromium", () => {
     expect(await tab.stepStatus("reserve")).toBe("COMPLETED");
     const unchanged = await tab.markWindow();
 
-    // Pan the graph first (a drag on empty canvas): the next click on a node must still open it.
+    await tab.node("charge").click();
+    const drawer = tab.page.locator('[data-testid="step-drawer"]');
+    await drawer.waitFor({ timeout: 5_000 });
+    await expect.poll(() => drawer.textContent()).toContain("127.0.0.1:1");
+    await tab.screenshot("steer-failed-step-drawer");
+
+    // Pan the graph (a drag on empty canvas): the next click on a node must still open it.
     const canvas = tab.page.locator("svg.dag-svg").first();
     const box = (await canvas.boundingBox())!;
     const before = await canvas.locator(":scope > g").getAttribute("transform");
@@ -50,11 +56,10 @@ describe("steering sagas from the console, in Chromium", () => {
     await tab.page.mouse.move(box.x + 60, box.y + box.height - 30, { steps: 5 });
     await tab.page.mouse.up();
     expect(await canvas.locator(":scope > g").getAttribute("transform")).not.toBe(before);
+    await tab.node("reserve").click();
+    await expect.poll(() => drawer.locator("h2, h3").first().textContent()).toContain("reserve");
     await tab.node("charge").click();
-    const drawer = tab.page.locator('[data-testid="step-drawer"]');
-    await drawer.waitFor({ timeout: 5_000 });
-    await expect.poll(() => drawer.textContent()).toContain("127.0.0.1:1");
-    await tab.screenshot("steer-failed-step-drawer");
+    await expect.poll(() => drawer.locator("h2, h3").first().textContent()).toContain("charge");
     await drawer.getByRole("button", { name: "Skip step" }).click();
     const dialog = await fillDialog(tab.page, { output: '{"receipt": "by-phone-0042"}', reason: "charged by phone, ticket 4711" });
     await confirmButton(dialog).click();
